@@ -1,0 +1,41 @@
+# Ozé: local stack, tests and packaging. Only Python 3.11 and make are needed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+EMULATOR_PORT ?= 5000
+
+.PHONY: run test token lint bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	# chalice 1.34 requires pip<26.3
+	$(BIN)/python -m pip install --quiet 'pip<26.3'
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## make run: emulated AWS + resources from infra/ + demo data + API on http://127.0.0.1:$(PORT)
+run: $(STAMP)
+	$(BIN)/python -m devtools.local_stack --port $(PORT) --emulator-port $(EMULATOR_PORT)
+
+## make test: the whole suite
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## make token SUB=… [NAME=…] [EMAIL=…] [GROUPS=moderators]: a bearer token for the local stage
+token: $(STAMP)
+	@$(BIN)/python -m devtools.token --sub "$(SUB)" --name "$(NAME)" --email "$(EMAIL)" --groups "$(GROUPS)"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## make bench: performance figures reported in the README (run by hand)
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) dist .pytest_cache

@@ -1,0 +1,1 @@
+"""Ozé's domain: campaigns, identity, storage, errors and settings (no chalice here)."""

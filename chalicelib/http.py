@@ -1,0 +1,196 @@
+"""The HTTP edge: how a Chalice route reads its request and shapes its answer.
+
+`Api.route` wraps a view so that it receives a parsed `Call` (caller, validated body and
+query) and returns plain data; every DomainError becomes one problem+json answer here.
+The route table it keeps is what the OpenAPI document is generated from.
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from chalice import Chalice, Response
+from pydantic import BaseModel, ValidationError
+
+from . import identity
+from .errors import (
+    BadRequest,
+    DomainError,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationFailed,
+    problem,
+)
+from .settings import get_settings
+
+logger = logging.getLogger("oze")
+
+Auth = Literal["none", "optional", "user", "moderator"]
+MAX_BODY_BYTES = 64 * 1024
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass
+class Call:
+    """What a view needs of its request, already checked."""
+
+    user: identity.Identity | None
+    body: Any = None
+    query: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Reply:
+    """A view's answer when it sets its own status or headers."""
+
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    path: str
+    method: str
+    view: Callable[..., Any]
+    auth: Auth
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+
+
+def _fields(error: ValidationError, where: str) -> list[dict[str, str]]:
+    return [
+        {
+            "field": ".".join(str(part) for part in item["loc"]) or where,
+            "message": item["msg"].removeprefix("Value error, "),
+        }
+        for item in error.errors(include_url=False)
+    ]
+
+
+def _validation_detail(errors: list[dict[str, str]]) -> str:
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{first['field']}: {first['message']}{more}"
+
+
+def parse_body(raw: bytes | None, content_type: str, model: type[BaseModel]) -> BaseModel:
+    if raw and len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes")
+    if content_type.split(";")[0].strip().lower() != JSON:
+        raise UnsupportedMediaType(f"send the body as {JSON}, not {content_type or 'nothing'}")
+    try:
+        data = json.loads(raw or b"")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(
+            f"the body is not valid JSON: {exc}", [{"field": "body", "message": "malformed JSON"}]
+        ) from exc
+    try:
+        return model.model_validate(data, context={"settings": get_settings()})
+    except ValidationError as exc:
+        errors = _fields(exc, "body")
+        raise ValidationFailed(_validation_detail(errors), errors) from exc
+
+
+def parse_query(params: dict[str, str] | None, model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(params or {})
+    except ValidationError as exc:
+        errors = _fields(exc, "query")
+        raise BadRequest(_validation_detail(errors), errors) from exc
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def problem_response(error: DomainError, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        _json(problem(error)), status_code=error.status, headers={"Content-Type": PROBLEM_JSON, **(headers or {})}
+    )
+
+
+def _shape(result: Any, model: type[BaseModel] | None) -> Any:
+    if model is None:
+        return result
+    shaped = model.model_validate(result).model_dump(mode="json")
+    if isinstance(shaped, dict) and "next_cursor" in shaped and shaped["next_cursor"] is None:
+        del shaped["next_cursor"]  # absent on the last page
+    return shaped
+
+
+class Api:
+    def __init__(self, app: Chalice):
+        self.app = app
+        self.routes: list[RouteSpec] = []
+        app.register_middleware(problem_for_chalice_errors, "http")
+
+    def route(
+        self,
+        path: str,
+        method: str,
+        *,
+        auth: Auth = "none",
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def register(view: Callable[..., Any]) -> Callable[..., Any]:
+            spec = RouteSpec(path, method, view, auth, body, query, response, status)
+            self.routes.append(spec)
+
+            def handle(**path_params: str) -> Response:
+                try:
+                    return self._answer(spec, view(self._call(spec), **path_params))
+                except DomainError as error:
+                    return problem_response(error)
+
+            handle.__name__ = view.__name__
+            handle.__doc__ = view.__doc__
+            # Content types are checked by parse_body, to answer in problem+json.
+            self.app.route(path, methods=[method], content_types=["*/*"])(handle)
+            return view
+
+        return register
+
+    def _call(self, spec: RouteSpec) -> Call:
+        request = self.app.current_request
+        user = identity.authenticate(request.headers.get("authorization"), get_settings())
+        if spec.auth in ("user", "moderator") and user is None:
+            raise Unauthorized("sign in to do this")
+        return Call(
+            user=user,
+            body=parse_body(request.raw_body, request.headers.get("content-type", ""), spec.body)
+            if spec.body
+            else None,
+            query=parse_query(request.query_params, spec.query) if spec.query else None,
+            headers=dict(request.headers),
+        )
+
+    def _answer(self, spec: RouteSpec, result: Any) -> Response:
+        reply = result if isinstance(result, Reply) else Reply(result, spec.status)
+        return Response(
+            _json(_shape(reply.body, spec.response)),
+            status_code=reply.status,
+            headers={"Content-Type": JSON, **reply.headers},
+        )
+
+
+def problem_for_chalice_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice answers some errors itself (405, unhandled exceptions): give them the
+    problem+json shape too. Unexpected exceptions are logged with their trace."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
+        error = DomainError(str(body.get("Message", body["Code"])))
+        error.status, error.slug, error.title = response.status_code, str(body["Code"]).lower(), str(body["Code"])
+        return problem_response(error, {k: v for k, v in response.headers.items() if k.lower() != "content-type"})
+    return response

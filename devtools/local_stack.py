@@ -1,0 +1,90 @@
+"""`make run`: the emulated AWS, the stage's resources from infra/, demo data, and the API
+served by `chalice local` on http://127.0.0.1:8000. Ctrl-C stops all it started."""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from devtools.token import local_token
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _wait_until_up(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up within {seconds} s")
+
+
+def _local_env(emulator_url: str) -> dict[str, str]:
+    import json
+
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    env = {**os.environ, **config["environment_variables"], **config["stages"]["local"]["environment_variables"]}
+    env["AWS_ENDPOINT_URL"] = emulator_url
+    return env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--emulator-port", type=int, default=5000)
+    args = parser.parse_args()
+    emulator_url = f"http://127.0.0.1:{args.emulator_port}"
+    env = _local_env(emulator_url)
+    python = sys.executable
+    children: list[subprocess.Popen] = []
+    try:
+        children.append(
+            subprocess.Popen([python, "-m", "devtools.emulator", "--port", str(args.emulator_port)], cwd=ROOT, env=env)
+        )
+        _wait_until_up(emulator_url)
+        subprocess.run([python, "-m", "devtools.provision", "--stage", "local"], cwd=ROOT, env=env, check=True)
+        subprocess.run([python, "-m", "devtools.seed"], cwd=ROOT, env=env, check=True)
+        chalice = [python, "-m", "chalice", "local", "--stage", "local", "--no-autoreload", "--host", "127.0.0.1"]
+        children.append(subprocess.Popen([*chalice, "--port", str(args.port)], cwd=ROOT, env=env))
+        api = f"http://127.0.0.1:{args.port}"
+        _wait_until_up(f"{api}/stats")
+        moderator = local_token("moderatrice-manche", "Claire Moderatrice", "claire@manche.fr", "moderators")
+        print(
+            f"""
+Ozé is running (Ctrl-C stops it):
+  API            {api}
+  emulated AWS   {emulator_url}  (DynamoDB table oze-local, S3 bucket {env["MEDIA_BUCKET"]})
+
+Try:
+  curl -s '{api}/campaigns?sort=most_funded'
+  curl -s {api}/stats
+  curl -s -H 'Authorization: Bearer {moderator}' {api}/moderation/queue
+
+Other tokens: make token SUB=alice NAME='Alice Martin' [GROUPS=moderators]
+""",
+            flush=True,
+        )
+        children[-1].wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in reversed(children):
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+if __name__ == "__main__":
+    main()
