@@ -53,7 +53,7 @@ def main() -> None:
         _wait_until_up(emulator_url)
         subprocess.run([python, "-m", "devtools.provision", "--stage", "local"], cwd=ROOT, env=env, check=True)
         subprocess.run([python, "-m", "devtools.seed"], cwd=ROOT, env=env, check=True)
-        chalice = [python, "-m", "chalice", "local", "--stage", "local", "--no-autoreload", "--host", "127.0.0.1"]
+        chalice = [str(Path(python).parent / "chalice"), "local", "--stage", "local", "--no-autoreload", "--host", "127.0.0.1"]
         children.append(subprocess.Popen([*chalice, "--port", str(args.port)], cwd=ROOT, env=env))
         api = f"http://127.0.0.1:{args.port}"
         _wait_until_up(f"{api}/stats")
