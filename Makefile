@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 EMULATOR_PORT ?= 5000
 
-.PHONY: run test token lint bench clean
+.PHONY: run test token lint bench clean package deploy
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,16 @@ token: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## make package STAGE=dev|staging|prod: CloudFormation template + Lambda zip in dist/$(STAGE)/
+package: $(STAMP)
+	$(BIN)/python -m devtools.package package --stage "$(STAGE)"
+
+## make deploy STAGE=… ARTIFACTS_BUCKET=… [PARAMS='SenderEmail=… AlarmEmail=… WebOrigins=…']
+## (needs the AWS CLI v2 and credentials; README, Operations)
+deploy: package
+	$(BIN)/python -m devtools.package deploy --stage "$(STAGE)" --artifacts-bucket "$(ARTIFACTS_BUCKET)" \
+		--parameter-overrides $(PARAMS)
 
 ## make bench: performance figures reported in the README (run by hand)
 bench: $(STAMP)

@@ -2,23 +2,29 @@
 
 import os
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
-from chalicelib import campaigns
-from chalicelib.http import Api, Call
+from chalicelib import campaigns, clock, finalisation, media, pledges
+from chalicelib.http import Api, Call, Reply
 from chalicelib.models import (
+    BackerPage,
     Campaign,
     CampaignCreate,
     CampaignPage,
     CampaignPatch,
     CampaignQuery,
+    MediaRequest,
+    MediaUpload,
+    MyPledgePage,
     PageQuery,
+    Pledge,
+    PledgeCreate,
     Rejection,
     RewardCreate,
     RewardPatch,
     Stats,
 )
-from chalicelib.settings import get_settings
+from chalicelib.settings import get_settings, wiring
 
 app = Chalice(app_name="oze")
 api = Api(app)
@@ -73,6 +79,31 @@ def delete_reward(call: Call, campaign_id: str, reward_id: str):
     return campaigns.public_view(campaigns.delete_reward(campaign_id, reward_id, call.user), call.user)
 
 
+# --- media: uploaded straight to S3, then checked -----------------------------------------
+
+
+@api.route("/campaigns/{campaign_id}/media", "POST", auth="user", body=MediaRequest, response=MediaUpload, status=201)
+def request_media_upload(call: Call, campaign_id: str):
+    return media.request_upload(campaigns.get(campaign_id, call.user), call.user, call.body)
+
+
+@api.route("/campaigns/{campaign_id}/media/{media_id}/complete", "POST", auth="user", response=Campaign)
+def complete_media(call: Call, campaign_id: str, media_id: str):
+    campaign = media.complete(campaigns.get(campaign_id, call.user), call.user, media_id)
+    return campaigns.public_view(campaign, call.user)
+
+
+@api.route("/campaigns/{campaign_id}/media/{media_id}", "DELETE", auth="user", response=Campaign)
+def remove_media(call: Call, campaign_id: str, media_id: str):
+    return campaigns.public_view(media.remove(campaigns.get(campaign_id, call.user), call.user, media_id), call.user)
+
+
+@app.on_cw_event(media.UPLOAD_EVENTS, name="media_uploaded")
+def media_uploaded(event):
+    """S3 "Object Created" under pending/ (EventBridge): the same check as complete."""
+    return media.on_object_created(event.detail)
+
+
 @api.route("/campaigns/{campaign_id}/submit", "POST", auth="user", response=Campaign)
 def submit_campaign(call: Call, campaign_id: str):
     return campaigns.public_view(campaigns.submit(campaign_id, call.user), call.user)
@@ -106,3 +137,45 @@ def moderation_queue(call: Call):
 @api.route("/stats", "GET", response=Stats)
 def platform_stats(call: Call):
     return campaigns.stats()
+
+
+# --- pledges -----------------------------------------------------------------------------
+
+
+@api.route("/campaigns/{campaign_id}/pledges", "POST", auth="user", body=PledgeCreate, response=Pledge, status=201)
+def make_pledge(call: Call, campaign_id: str):
+    answer, replayed = pledges.pledge(campaign_id, call.user, call.headers.get("idempotency-key"), call.body)
+    return Reply(answer, 201, {"Idempotent-Replayed": "true"} if replayed else {})
+
+
+@api.route("/campaigns/{campaign_id}/pledges", "GET", auth="optional", query=PageQuery, response=BackerPage)
+def list_backers(call: Call, campaign_id: str):
+    items, cursor = pledges.backers(campaign_id, call.user, limit=call.query.limit, cursor=call.query.cursor)
+    return {"items": items, "next_cursor": cursor}
+
+
+@api.route("/pledges/{pledge_id}/cancel", "POST", auth="user", response=Pledge)
+def cancel_pledge(call: Call, pledge_id: str):
+    return pledges.cancel(pledge_id, call.user)
+
+
+@api.route("/me/pledges", "GET", auth="user", query=PageQuery, response=MyPledgePage)
+def my_pledges(call: Call):
+    items, cursor = pledges.mine(call.user, limit=call.query.limit, cursor=call.query.cursor)
+    return {"items": items, "next_cursor": cursor}
+
+
+# --- deadline closure and settlement --------------------------------------------------------
+
+
+@app.schedule(Rate(int(wiring("CLOSURE_RATE_MINUTES", "5")), unit=Rate.MINUTES), name="finalise")
+def finalise(event):
+    """Close campaigns past their deadline, remind owners, hand closed ones to settlement."""
+    return finalisation.run(clock.now())
+
+
+@app.on_sqs_message(queue=wiring("SETTLEMENT_QUEUE_NAME", "oze-local-settlement"), batch_size=1, name="settle")
+def settle(event):
+    """Settle one closed campaign's pledges, a batch per message."""
+    for record in event:
+        finalisation.settle_message(record.body, clock.now())

@@ -13,7 +13,7 @@ import unicodedata
 import uuid
 from typing import Any
 
-from . import clock, storage
+from . import clock, media, storage
 from .errors import Conflict, Forbidden, NotFound, field_error
 from .identity import Identity
 from .models import CampaignCreate, CampaignPatch, RewardCreate, RewardPatch
@@ -28,7 +28,7 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80] or "campagne"
 
 
-def _can_see(campaign: dict[str, Any], viewer: Identity | None) -> bool:
+def can_see(campaign: dict[str, Any], viewer: Identity | None) -> bool:
     if campaign["status"] not in PRIVATE_STATES:
         return True
     return viewer is not None and (viewer.is_moderator or viewer.sub == campaign["owner_id"])
@@ -36,7 +36,7 @@ def _can_see(campaign: dict[str, Any], viewer: Identity | None) -> bool:
 
 def get(campaign_id: str, viewer: Identity | None) -> dict[str, Any]:
     campaign = storage.get_campaign(campaign_id)
-    if campaign is None or not _can_see(campaign, viewer):
+    if campaign is None or not can_see(campaign, viewer):
         raise NotFound(f"no campaign {campaign_id}")
     return campaign
 
@@ -63,6 +63,7 @@ def create(user: Identity, data: CampaignCreate) -> dict[str, Any]:
         "slug": slugify(data.title),
         "owner_id": user.sub,
         "owner_name": user.display_name,
+        "owner_email": user.email,
         "status": "draft",
         "raised_cents": 0,
         "pledge_count": 0,
@@ -78,6 +79,8 @@ def create(user: Identity, data: CampaignCreate) -> dict[str, Any]:
 def edit(campaign_id: str, user: Identity, patch: CampaignPatch) -> dict[str, Any]:
     campaign = _editable(campaign_id, user)
     changes = patch.model_dump(exclude_unset=True)
+    if "cover_media_id" in changes:
+        media.check_cover(campaign, changes["cover_media_id"])
     if "title" in changes:
         changes["slug"] = slugify(changes["title"])
     changes["updated_at"] = clock.iso(clock.now())
@@ -172,7 +175,8 @@ def reject(campaign_id: str, moderator: Identity, reason: str) -> dict[str, Any]
 def cancel(campaign_id: str, user: Identity) -> dict[str, Any]:
     campaign = _owned(campaign_id, user, moderator_too=True)
     _expect(campaign, "live", "cancelled")
-    return _move(campaign, "cancelled", {"cancelled_at": clock.iso(clock.now())})
+    now = clock.iso(clock.now())
+    return _move(campaign, "cancelled", {"cancelled_at": now, "closed_at": now})
 
 
 def list_public(*, sort: str, limit: int, cursor: str | None, **filters: str | None):
@@ -207,11 +211,14 @@ def stats() -> dict[str, Any]:
 def public_view(campaign: dict[str, Any], viewer: Identity | None = None) -> dict[str, Any]:
     """A campaign as answers show it: owner as an object, rewards as a list, the
     moderator's reason only for the owner and moderators."""
-    shown = {k: v for k, v in campaign.items() if k not in ("owner_id", "owner_name", "rewards", "media")}
+    private = ("owner_id", "owner_name", "owner_email", "rewards", "media")
+    shown = {k: v for k, v in campaign.items() if k not in private}
     shown["owner"] = {"id": campaign["owner_id"], "display_name": campaign["owner_name"]}
     shown["percent_funded"] = campaign["raised_cents"] * 100 // campaign["goal_cents"]
     shown["rewards"] = sorted(campaign["rewards"].values(), key=lambda r: (r["min_amount_cents"], r["created_at"]))
-    shown["media"] = [m for m in campaign["media"].values() if m.get("status") == "ready"]
+    shown["media"] = media.published(campaign)
+    if campaign.get("cover_media_id") not in {m["id"] for m in shown["media"]}:
+        shown.pop("cover_media_id", None)  # its image was removed meanwhile
     insider = viewer is not None and (viewer.is_moderator or viewer.sub == campaign["owner_id"])
     if not insider:
         shown.pop("rejection_reason", None)

@@ -7,6 +7,7 @@ The route table it keeps is what the OpenAPI document is generated from.
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,6 +33,9 @@ Auth = Literal["none", "optional", "user", "moderator"]
 MAX_BODY_BYTES = 64 * 1024
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
+# Chalice keeps the current request on the shared app object; `chalice local` serves on
+# threads, so each thread keeps its own request here (set by `remember_request`).
+_local = threading.local()
 
 
 @dataclass
@@ -41,7 +45,7 @@ class Call:
     user: identity.Identity | None
     body: Any = None
     query: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Any = field(default_factory=dict)  # case-insensitive on requests
 
 
 @dataclass
@@ -85,7 +89,10 @@ def parse_body(raw: bytes | None, content_type: str, model: type[BaseModel]) -> 
     if raw and len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes")
     if content_type.split(";")[0].strip().lower() != JSON:
-        raise UnsupportedMediaType(f"send the body as {JSON}, not {content_type or 'nothing'}")
+        raise UnsupportedMediaType(
+            f"send the body as {JSON}, not {content_type or 'nothing'}",
+            [{"field": "Content-Type", "message": f"must be {JSON}"}],
+        )
     try:
         data = json.loads(raw or b"")
     except (ValueError, UnicodeDecodeError) as exc:
@@ -131,6 +138,7 @@ class Api:
         self.app = app
         self.routes: list[RouteSpec] = []
         app.register_middleware(problem_for_chalice_errors, "http")
+        app.register_middleware(remember_request, "http")
 
     def route(
         self,
@@ -162,7 +170,7 @@ class Api:
         return register
 
     def _call(self, spec: RouteSpec) -> Call:
-        request = self.app.current_request
+        request = _local.request
         user = identity.authenticate(request.headers.get("authorization"), get_settings())
         if spec.auth in ("user", "moderator") and user is None:
             raise Unauthorized("sign in to do this")
@@ -172,7 +180,7 @@ class Api:
             if spec.body
             else None,
             query=parse_query(request.query_params, spec.query) if spec.query else None,
-            headers=dict(request.headers),
+            headers=request.headers,
         )
 
     def _answer(self, spec: RouteSpec, result: Any) -> Response:
@@ -182,6 +190,11 @@ class Api:
             status_code=reply.status,
             headers={"Content-Type": JSON, **reply.headers},
         )
+
+
+def remember_request(request: Any, get_response: Callable[[Any], Response]) -> Response:
+    _local.request = request
+    return get_response(request)
 
 
 def problem_for_chalice_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:

@@ -98,7 +98,7 @@ class CampaignCreate(CampaignFields):
 
 
 class CampaignPatch(CampaignFields):
-    pass
+    cover_media_id: Annotated[str, Field(max_length=64, description="a ready image of this campaign")] | None = None
 
 
 class RewardFields(NoNulls):
@@ -124,6 +124,32 @@ class RewardPatch(RewardFields):
     unlimited: StrictBool | None = Field(None, description="true removes the quantity limit")
 
 
+class MediaRequest(Model):
+    """An owner's request to upload one file; types and sizes per kind come from the stage."""
+
+    kind: Literal["image", "video"]
+    content_type: Annotated[str, Field(max_length=100, examples=["image/jpeg"])]
+    size_bytes: StrictInt = Field(description="the file's exact size; the upload must match it")
+    filename: Annotated[Text, Field(max_length=255, pattern=r"^[^\x00-\x1f/\\]+$")]
+
+    @field_validator("content_type")
+    @classmethod
+    def allowed_type(cls, value: str, info: ValidationInfo) -> str:
+        if "kind" not in info.data:
+            return value  # the kind's own error says enough
+        allowed = _settings(info).media_types(info.data["kind"])
+        if value.lower() not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)} for the kind {info.data['kind']}")
+        return value.lower()
+
+    @field_validator("size_bytes")
+    @classmethod
+    def within_limit(cls, value: int, info: ValidationInfo) -> int:
+        if "kind" not in info.data:
+            return value
+        return _between(value, 1, _settings(info).media_max_bytes(info.data["kind"]), "bytes")
+
+
 class Rejection(Model):
     reason: Annotated[Text, Field(min_length=5, max_length=2000)]
 
@@ -131,12 +157,18 @@ class Rejection(Model):
 # --- answers -------------------------------------------------------------------------
 
 
-class Owner(BaseModel):
+class Answer(BaseModel):
+    # defer_build: each schema is built by the first answer that uses it, not at import;
+    # building them all at import cost about 10 ms of the cold start (make bench).
+    model_config = ConfigDict(defer_build=True)
+
+
+class Owner(Answer):
     id: str
     display_name: str
 
 
-class Reward(BaseModel):
+class Reward(Answer):
     id: str
     title: str
     description: str
@@ -145,11 +177,31 @@ class Reward(BaseModel):
     remaining: int | None = None
 
 
-class Media(BaseModel):
+class Media(Answer):
     id: str
     kind: Literal["image", "video"]
     content_type: str
-    url: str
+    url: str = Field(description="a presigned GET URL with an expiry, or the stage's public media URL")
+    size_bytes: int
+    created_at: datetime
+
+
+class PresignedPost(Answer):
+    url: str = Field(description="POST a multipart/form-data form here: these fields first, then `file`")
+    fields: dict[str, str]
+    expires_at: datetime
+
+
+class MediaUpload(Answer):
+    """A pending media: upload the file with `upload`, then call its `complete` action."""
+
+    id: str
+    kind: Literal["image", "video"]
+    content_type: str
+    size_bytes: int
+    filename: str
+    status: Literal["pending"]
+    upload: PresignedPost
 
 
 class Campaign(BaseModel):
@@ -178,16 +230,17 @@ class Campaign(BaseModel):
     rejection_reason: str | None = Field(None, description="the moderator's reason, shown to the owner and moderators")
     rewards: list[Reward]
     media: list[Media]
+    cover_media_id: str | None = Field(None, description="one of `media`, an image")
     created_at: datetime
     updated_at: datetime
 
 
-class CampaignPage(BaseModel):
+class CampaignPage(Answer):
     items: list[Campaign]
     next_cursor: str | None = Field(None, description="absent on the last page")
 
 
-class Stats(BaseModel):
+class Stats(Answer):
     campaigns_by_status: dict[str, int]
     success_rate_percent: int | None = Field(description="succeeded / (succeeded + failed); null before any closure")
     total_raised_cents: int
@@ -207,3 +260,65 @@ class CampaignQuery(PageQuery):
     category: Annotated[str, Field(max_length=40)] | None = None
     postcode: Annotated[str, Field(pattern=r"^[0-9]{1,5}$", description="a postcode or its first digits")] | None = None
     sort: Literal["newest", "ending_soon", "most_funded"] = "newest"
+
+
+# --- pledges -----------------------------------------------------------------------------
+
+
+class PledgeCreate(Model):
+    amount_cents: StrictInt
+    reward_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    anonymous: StrictBool = False
+    message: Annotated[str, Field(max_length=500)] | None = None
+    payment_token: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")] | None = Field(
+        None, description="the payment provider's token for this contribution (sandbox: chalicelib/payments.py)"
+    )
+
+    @field_validator("amount_cents")
+    @classmethod
+    def amount_within_bounds(cls, value: int, info: ValidationInfo) -> int:
+        settings = _settings(info)
+        return _between(value, settings.pledge_min_cents, settings.pledge_max_cents, "cents")
+
+
+class Pledge(Answer):
+    """A pledge as its contributor sees it."""
+
+    id: str
+    campaign_id: str
+    amount_cents: int
+    reward_id: str | None = None
+    anonymous: bool
+    message: str | None = None
+    status: Literal["active", "cancelled"]
+    created_at: datetime
+    cancelled_at: datetime | None = None
+
+
+class CampaignSummary(Answer):
+    id: str
+    title: str
+    status: Status
+
+
+class MyPledge(Pledge):
+    campaign: CampaignSummary
+
+
+class MyPledgePage(Answer):
+    items: list[MyPledge]
+    next_cursor: str | None = Field(None, description="absent on the last page")
+
+
+class Backer(Answer):
+    """A pledge in a campaign's public backer list: never an e-mail or a contributor id."""
+
+    display_name: str | None = Field(description="null when the contributor chose to stay anonymous")
+    anonymous: bool
+    message: str | None = None
+    created_at: datetime
+
+
+class BackerPage(Answer):
+    items: list[Backer]
+    next_cursor: str | None = Field(None, description="absent on the last page")

@@ -30,7 +30,30 @@ VARIABLES = {
     "COGNITO_USER_POOL_ID": "",
     "COGNITO_APP_CLIENT_ID": "",
     "AWS_REGION": "eu-west-3",
+    # Project media: accepted types per kind (see KNOWN_MEDIA_TYPES), sizes, count, expiries.
+    "MEDIA_IMAGE_TYPES": "image/jpeg,image/png,image/webp",
+    "MEDIA_VIDEO_TYPES": "video/mp4",
+    "MEDIA_IMAGE_MAX_BYTES": str(10 * 1024 * 1024),
+    "MEDIA_VIDEO_MAX_BYTES": str(200 * 1024 * 1024),
+    "MEDIA_MAX_COUNT": "12",
+    "MEDIA_UPLOAD_SECONDS": "600",
+    "MEDIA_URL_SECONDS": "3600",
+    # A CDN in front of the bucket's media/ keys; empty: presigned GET URLs.
+    "MEDIA_PUBLIC_BASE_URL": "",
+    # Closure and settlement (chalicelib/finalisation.py).
+    "PAYMENT_PROVIDER": "sandbox",
+    "PAYMENT_MAX_ATTEMPTS": "3",
+    "SETTLEMENT_QUEUE_URL": "",  # empty: settle in the calling process (local runs)
+    "SETTLEMENT_BATCH_COUNT": "2000",  # pledges one invocation settles before handing on
+    # E-mails (chalicelib/notifications.py); no sender, no mail.
+    "SENDER_EMAIL": "",
+    "SITE_URL": "http://localhost:3000",
 }
+# Variables holding comma-separated lists, and the endings of those holding integers.
+LISTS = {"POSTCODE_PREFIXES", "CATEGORIES", "MEDIA_IMAGE_TYPES", "MEDIA_VIDEO_TYPES"}
+NUMBERS = ("_CENTS", "_DAYS", "_BYTES", "_COUNT", "_SECONDS", "_ATTEMPTS")
+# The types whose content chalicelib/media.py can recognise; a stage may allow fewer.
+KNOWN_MEDIA_TYPES = {"image": ("image/jpeg", "image/png", "image/webp"), "video": ("video/mp4",)}
 
 
 class ConfigurationError(RuntimeError):
@@ -56,6 +79,26 @@ class Settings:
     cognito_user_pool_id: str
     cognito_app_client_id: str
     aws_region: str
+    media_image_types: tuple[str, ...]
+    media_video_types: tuple[str, ...]
+    media_image_max_bytes: int
+    media_video_max_bytes: int
+    media_max_count: int
+    media_upload_seconds: int
+    media_url_seconds: int
+    media_public_base_url: str
+    payment_provider: str
+    payment_max_attempts: int
+    settlement_queue_url: str
+    settlement_batch_count: int
+    sender_email: str
+    site_url: str
+
+    def media_types(self, kind: str) -> tuple[str, ...]:
+        return self.media_image_types if kind == "image" else self.media_video_types
+
+    def media_max_bytes(self, kind: str) -> int:
+        return self.media_image_max_bytes if kind == "image" else self.media_video_max_bytes
 
     @property
     def is_local(self) -> bool:
@@ -66,33 +109,40 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _typed(name: str, value: str) -> str | int | tuple[str, ...]:
+    if name in LISTS:
+        return _csv(value)
+    if name.endswith(NUMBERS):
+        return int(value)
+    return value.rstrip("/") if name.endswith("_URL") else value
+
+
 @lru_cache(maxsize=8)
 def _parse(values: tuple[tuple[str, str | None], ...]) -> Settings:
     raw = dict(values)
     missing = [name for name, value in raw.items() if value is None]
     if missing:
         raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
-    ints = {name.lower(): int(raw[name]) for name in raw if name.endswith(("_CENTS", "_DAYS"))}
-    settings = Settings(
-        stage=raw["STAGE"],
-        table_name=raw["TABLE_NAME"],
-        media_bucket=raw["MEDIA_BUCKET"],
-        territory_name=raw["TERRITORY_NAME"],
-        postcode_prefixes=_csv(raw["POSTCODE_PREFIXES"]),
-        categories=_csv(raw["CATEGORIES"]),
-        timezone=raw["TIMEZONE"],
-        dev_jwt_secret=raw["DEV_JWT_SECRET"],
-        cognito_user_pool_id=raw["COGNITO_USER_POOL_ID"],
-        cognito_app_client_id=raw["COGNITO_APP_CLIENT_ID"],
-        aws_region=raw["AWS_REGION"],
-        **ints,
-    )
+    try:
+        settings = Settings(**{name.lower(): _typed(name, value) for name, value in raw.items()})
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid setting: {exc}") from exc
     if settings.dev_jwt_secret and not settings.is_local:
         raise ConfigurationError(
             f"stage {settings.stage!r} has DEV_JWT_SECRET set: dev tokens are for the local stage only"
         )
+    for kind, known in KNOWN_MEDIA_TYPES.items():
+        unknown = set(settings.media_types(kind)) - set(known)
+        if unknown:
+            raise ConfigurationError(f"MEDIA_{kind.upper()}_TYPES: cannot verify {', '.join(sorted(unknown))}")
     return settings
 
 
 def get_settings() -> Settings:
     return _parse(tuple((name, os.environ.get(name, default)) for name, default in VARIABLES.items()))
+
+
+def wiring(name: str, default: str) -> str:
+    """What chalice must know when it reads app.py (a schedule's rate, a queue's name):
+    `chalice package` and `deploy` set the stage's variables before importing the app."""
+    return os.environ.get(name, default)

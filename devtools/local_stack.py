@@ -8,11 +8,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
+from devtools.stage import ROOT, stage_variables
 from devtools.token import local_token
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _wait_until_up(url: str, seconds: float = 30) -> None:
@@ -29,12 +27,7 @@ def _wait_until_up(url: str, seconds: float = 30) -> None:
 
 
 def _local_env(emulator_url: str) -> dict[str, str]:
-    import json
-
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
-    env = {**os.environ, **config["environment_variables"], **config["stages"]["local"]["environment_variables"]}
-    env["AWS_ENDPOINT_URL"] = emulator_url
-    return env
+    return {**os.environ, **stage_variables("local"), "AWS_ENDPOINT_URL": emulator_url}
 
 
 def main() -> None:
@@ -53,7 +46,7 @@ def main() -> None:
         _wait_until_up(emulator_url)
         subprocess.run([python, "-m", "devtools.provision", "--stage", "local"], cwd=ROOT, env=env, check=True)
         subprocess.run([python, "-m", "devtools.seed"], cwd=ROOT, env=env, check=True)
-        chalice = [str(Path(python).parent / "chalice"), "local", "--stage", "local", "--no-autoreload", "--host", "127.0.0.1"]
+        chalice = [python, "-m", "devtools.chalice_local", "--stage", "local", "--no-autoreload", "--host", "127.0.0.1"]
         children.append(subprocess.Popen([*chalice, "--port", str(args.port)], cwd=ROOT, env=env))
         api = f"http://127.0.0.1:{args.port}"
         _wait_until_up(f"{api}/stats")

@@ -1,8 +1,251 @@
-"""Demo data for the local stage (placeholder until the seed is written)."""
+"""Demo data for the local stage: the first campaigns of the Manche's Ozé, in their real
+states, made through the same code as the API (campaigns, pledges, closure)."""
+
+import random
+import uuid
+from datetime import timedelta
+
+from devtools.stage import use_stage
+
+CONTRIBUTORS = [
+    "Léa Dupont",
+    "Jean Lefèvre",
+    "Marie Lecoq",
+    "Thomas Hébert",
+    "Camille Leroux",
+    "Hugo Marie",
+    "Chloé Lemonnier",
+    "Louis Guérin",
+    "Manon Lebrun",
+    "Gabriel Legrand",
+    "Inès Hamel",
+    "Arthur Letellier",
+    "Jade Lepetit",
+    "Raphaël Osmont",
+    "Zoé Lesage",
+    "Nathan Poisson",
+    "Louise Quesnel",
+    "Jules Lebas",
+    "Alice Vautier",
+    "Paul Lecanu",
+    "Emma Jeanne",
+    "Victor Houel",
+    "Lina Fauvel",
+    "Adam Gosselin",
+    "Rose Hue",
+    "Noé Lecluze",
+    "Anna Mauger",
+    "Tom Duval",
+    "Margaux Yvon",
+    "Éloïse Pinel",
+]
+
+CAMPAIGNS = [
+    {
+        "owner": ("gregory-jamard", "Grégory Jamard"),
+        "fields": {
+            "title": "Exp3D, des imprimantes 3D fabriquées à Saint-Lô",
+            "summary": "Des imprimantes 3D robustes et réparables, conçues et assemblées dans la Manche.",
+            "description": (
+                "Après dix ans de bricolage et de prototypes, Grégory Jamard crée Exp3D à Saint-Lô. "
+                "Ses imprimantes 3D sont pensées pour durer : pièces standard, plans ouverts, réparation sur place. "
+                "Votre contribution finance le premier lot de pièces et l'outillage de l'atelier."
+            ),
+            "category": "business",
+            "postcode": "50000",
+            "commune": "Saint-Lô",
+            "goal_cents": 200000,
+            "funding_model": "all_or_nothing",
+            "duration_days": 45,
+        },
+        "rewards": [
+            {"title": "Porte-clés imprimé en 3D", "description": "Aux couleurs de la Manche", "min_amount_cents": 1500},
+            {
+                "title": "Initiation à l'impression 3D",
+                "description": "Deux heures à l'atelier",
+                "min_amount_cents": 5000,
+                "quantity": 20,
+            },
+            {
+                "title": "Imprimante 3D en kit",
+                "description": "Le premier modèle, à monter soi-même",
+                "min_amount_cents": 45000,
+                "quantity": 5,
+            },
+        ],
+        "approved_days_ago": 20,
+        "raised_cents": 385000,
+        "pledges": 24,
+    },
+    {
+        "owner": ("camille-lecarpentier", "Camille Lecarpentier"),
+        "fields": {
+            "title": "Cocotte Minute, la boutique de tricot de Saint-Lô",
+            "summary": "Une mercerie et un lieu d'ateliers de tricot en centre-ville de Saint-Lô.",
+            "description": (
+                "Camille ouvre Cocotte Minute : des laines de la région, des patrons, et surtout des ateliers "
+                "pour apprendre à tricoter ensemble. La collecte finance l'aménagement de la salle d'atelier."
+            ),
+            "category": "business",
+            "postcode": "50000",
+            "commune": "Saint-Lô",
+            "goal_cents": 250000,
+            "funding_model": "all_or_nothing",
+            "duration_days": 40,
+        },
+        "rewards": [
+            {"title": "Pelote de laine normande", "description": "Filée dans la Manche", "min_amount_cents": 1500},
+            {
+                "title": "Atelier tricot débutant",
+                "description": "Une séance de deux heures",
+                "min_amount_cents": 3000,
+                "quantity": 30,
+            },
+            {
+                "title": "Atelier « mon premier pull »",
+                "description": "Quatre séances, laine comprise",
+                "min_amount_cents": 12000,
+                "quantity": 10,
+            },
+        ],
+        "approved_days_ago": 52,
+        "raised_cents": 290000,
+        "pledges": 26,
+    },
+    {
+        "owner": ("yannick-herve", "Yannick Hervé"),
+        "fields": {
+            "title": "Le rythme des maux",
+            "summary": "Un album enregistré avec des adolescents hospitalisés à Saint-Lô.",
+            "description": (
+                "Musicien intervenant à l'hôpital, Yannick Hervé a écrit avec les adolescents "
+                "du service de pédiatrie les chansons de leur séjour. La collecte paie le studio, le pressage du disque et un concert de sortie."
+            ),
+            "category": "culture",
+            "postcode": "50000",
+            "commune": "Saint-Lô",
+            "goal_cents": 500000,
+            "funding_model": "all_or_nothing",
+            "duration_days": 40,
+        },
+        "rewards": [
+            {"title": "L'album en numérique", "description": "", "min_amount_cents": 1000},
+            {"title": "Le CD dédicacé", "description": "Signé par les jeunes musiciens", "min_amount_cents": 2500},
+            {
+                "title": "Concert de sortie",
+                "description": "Une place au concert à Saint-Lô",
+                "min_amount_cents": 5000,
+                "quantity": 80,
+            },
+        ],
+        "approved_days_ago": 33,
+        "raised_cents": 167000,
+        "pledges": 30,
+    },
+]
+
+SUBMITTED = {
+    "title": "Une épicerie solidaire à Cherbourg-en-Cotentin",
+    "summary": "Des produits locaux à petits prix, tenus par une association de quartier.",
+    "description": "L'association des Provinces ouvre une épicerie solidaire : la collecte équipe la chambre froide.",
+    "category": "social",
+    "postcode": "50100",
+    "commune": "Cherbourg-en-Cotentin",
+    "goal_cents": 800000,
+    "funding_model": "keep_it_all",
+    "duration_days": 30,
+}
+
+
+def _amounts(total: int, count: int, rng: random.Random) -> list[int]:
+    """`count` amounts in whole 5 € steps (at least 10 €) adding up to `total` cents."""
+    steps = total // 500
+    cuts = sorted(rng.sample(range(1, steps - 1), count - 1))
+    parts = [b - a for a, b in zip([0, *cuts], [*cuts, steps], strict=True)]
+    amounts = [max(p, 2) * 500 for p in parts]
+    amounts[amounts.index(max(amounts))] -= sum(amounts) - total
+    return amounts
+
+
+def _at(moment, action, *args):
+    from chalicelib import clock
+
+    real = clock.now
+    clock.now = lambda: moment.replace(microsecond=0)
+    try:
+        return action(*args)
+    finally:
+        clock.now = real
+
+
+def seed() -> None:
+    from chalicelib import campaigns, clock, finalisation, pledges
+    from chalicelib.identity import Identity
+    from chalicelib.models import CampaignCreate, PledgeCreate, RewardCreate
+    from chalicelib.settings import get_settings
+
+    context = {"settings": get_settings()}
+    moderator = Identity("moderatrice-manche", "claire@manche.fr", "Claire Moderatrice", frozenset({"moderators"}))
+    now = clock.now()
+    rng = random.Random(50)
+    for spec in CAMPAIGNS:
+        sub, name = spec["owner"]
+        owner = Identity(sub, f"{sub}@exemple.fr", name)
+        start = now - timedelta(days=spec["approved_days_ago"])
+        campaign = _at(
+            start - timedelta(days=3),
+            campaigns.create,
+            owner,
+            CampaignCreate.model_validate(spec["fields"], context=context),
+        )
+        for reward in spec["rewards"]:
+            campaign = _at(
+                start - timedelta(days=3),
+                campaigns.add_reward,
+                campaign["id"],
+                owner,
+                RewardCreate.model_validate(reward, context=context),
+            )
+        _at(start - timedelta(days=2), campaigns.submit, campaign["id"], owner)
+        live = _at(start, campaigns.approve, campaign["id"], moderator)
+        running = min(now, clock.parse(live["ends_at"])) - start
+        rewards = sorted(live["rewards"].values(), key=lambda r: -r["min_amount_cents"])
+        for n, amount in enumerate(_amounts(spec["raised_cents"], spec["pledges"], rng)):
+            contributor = CONTRIBUTORS[n % len(CONTRIBUTORS)]
+            who = Identity(f"demo-{n}", f"contributeur{n}@exemple.fr", contributor)
+            moment = start + running * (n + 1) / (spec["pledges"] + 1)
+            reward = next(
+                (
+                    r
+                    for r in rewards
+                    if r["min_amount_cents"] <= amount and r.get("remaining", 1) > 0 and rng.random() < 0.7
+                ),
+                None,
+            )
+            if reward and "remaining" in reward:
+                reward["remaining"] -= 1
+            body = PledgeCreate.model_validate(
+                {
+                    "amount_cents": amount,
+                    "reward_id": reward["id"] if reward else None,
+                    "anonymous": n % 7 == 3,
+                    "message": "Bravo et bonne chance !" if n % 5 == 0 else None,
+                },
+                context=context,
+            )
+            _at(moment, pledges.pledge, campaign["id"], who, str(uuid.uuid4()), body)
+        print(f"  {live['title']}: {spec['raised_cents'] // 100} € de {spec['pledges']} contributions")
+    submitted_owner = Identity("asso-provinces", "contact@provinces.example", "Association des Provinces")
+    draft = campaigns.create(submitted_owner, CampaignCreate.model_validate(SUBMITTED, context=context))
+    campaigns.submit(draft["id"], submitted_owner)
+    report = finalisation.run(now)
+    print(f"  closed at their deadline and settled: {len(report['closed'])} campaign(s)")
 
 
 def main() -> None:
-    print("demo data: none yet")
+    use_stage("local")
+    print("demo data:")
+    seed()
 
 
 if __name__ == "__main__":

@@ -1,17 +1,13 @@
 """Print a bearer token for the local stage: `make token SUB=… [NAME=…] [EMAIL=…] [GROUPS=moderators]`."""
 
 import argparse
-import json
-from pathlib import Path
 
 from chalicelib.identity import sign_dev_token
-
-CONFIG = Path(__file__).resolve().parent.parent / ".chalice" / "config.json"
+from devtools.stage import stage_variables
 
 
 def local_secret() -> str:
-    config = json.loads(CONFIG.read_text(encoding="utf-8"))
-    return config["stages"]["local"]["environment_variables"]["DEV_JWT_SECRET"]
+    return stage_variables("local")["DEV_JWT_SECRET"]
 
 
 def local_token(sub: str, name: str = "", email: str = "", groups: str = "") -> str:

@@ -1,0 +1,312 @@
+"""DynamoDB requests made by each route, counted with botocore's event hooks.
+
+The app's DynamoDB client is cached (chalicelib.aws.client); a handler on its
+`before-call.dynamodb` event sees every API call it makes, by operation name (botocore's
+own retries of one call are not counted again). Routes run through the Chalice test
+client on in-process moto, with the resources created from infra/.
+
+To measure more routes (pledges, closure), write a scenario: a function that takes a
+`Recorder` and calls routes with `rec.call(...)`; `run_scenario` returns its rows. For
+code that is not a route, `count_requests(action)` answers the Counter of operations.
+"""
+
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGE = "test"
+CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+STAGE_ENV = {**CONFIG.get("environment_variables", {}), **CONFIG["stages"][STAGE]["environment_variables"]}
+
+# The campaign half of the SPEC's API: the routes the goals below are about.
+CAMPAIGN_ROUTES = {
+    ("GET", "/campaigns"),
+    ("POST", "/campaigns"),
+    ("GET", "/campaigns/{campaign_id}"),
+    ("PATCH", "/campaigns/{campaign_id}"),
+    ("POST", "/campaigns/{campaign_id}/rewards"),
+    ("PATCH", "/campaigns/{campaign_id}/rewards/{reward_id}"),
+    ("DELETE", "/campaigns/{campaign_id}/rewards/{reward_id}"),
+    ("POST", "/campaigns/{campaign_id}/submit"),
+    ("POST", "/campaigns/{campaign_id}/approve"),
+    ("POST", "/campaigns/{campaign_id}/reject"),
+    ("POST", "/campaigns/{campaign_id}/cancel"),
+    ("GET", "/me/campaigns"),
+    ("GET", "/moderation/queue"),
+    ("GET", "/stats"),
+}
+
+
+# --- counting -------------------------------------------------------------------------
+
+
+@contextmanager
+def counting() -> Iterator[Counter[str]]:
+    """The DynamoDB operations made inside the block, by name (GetItem, Query…)."""
+    from chalicelib import aws
+
+    operations: Counter[str] = Counter()
+    events = aws.client("dynamodb").meta.events
+
+    def count(model, **_: Any) -> None:
+        operations[model.name] += 1
+
+    events.register("before-call.dynamodb", count, unique_id="bench-count-requests")
+    try:
+        yield operations
+    finally:
+        events.unregister("before-call.dynamodb", unique_id="bench-count-requests")
+
+
+def count_requests(action: Callable[[], Any]) -> Counter[str]:
+    """Run `action`; answer the DynamoDB operations it made."""
+    with counting() as operations:
+        action()
+    return operations
+
+
+# --- the emulated stack and the scenario recorder --------------------------------------
+
+
+def use_fake_aws() -> None:
+    """Fake credentials and no endpoint, as tests/conftest.py: nothing can reach AWS."""
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION=STAGE_ENV["AWS_DEFAULT_REGION"],
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.pop("AWS_PROFILE", None)
+
+
+@contextmanager
+def emulated_stack() -> Iterator[Any]:
+    """In-process moto with the test stage's resources from infra/; yields the Chalice test client."""
+    use_fake_aws()
+    from chalice.test import Client
+    from moto import mock_aws
+
+    from app import app
+    from chalicelib import aws
+    from devtools.provision import provision
+
+    aws.client.cache_clear()
+    saved = {name: os.environ.get(name) for name in STAGE_ENV}
+    os.environ.update(STAGE_ENV)  # provision and clients read the stage's region and names
+    try:
+        with mock_aws():
+            provision(STAGE)
+            with Client(app, stage_name=STAGE, project_dir=str(ROOT)) as client:
+                yield client
+    finally:
+        aws.client.cache_clear()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def headers(sub: str, *, name: str = "", moderator: bool = False) -> dict[str, str]:
+    from chalicelib import identity
+
+    claims: dict[str, Any] = {"sub": sub, "name": name or sub, "email": f"{sub}@exemple.fr"}
+    if moderator:
+        claims["cognito:groups"] = ["moderators"]
+    token = identity.sign_dev_token(STAGE_ENV["DEV_JWT_SECRET"], claims)
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+@dataclass
+class Row:
+    method: str
+    route: str  # the route's path template, as app.py declares it
+    case: str
+    status: int
+    operations: Counter[str]
+
+    @property
+    def requests(self) -> int:
+        return sum(self.operations.values())
+
+
+class Recorder:
+    """Calls routes through the test client, checks each status, keeps the counts."""
+
+    def __init__(self, client):
+        self.client = client
+        self.rows: list[Row] = []
+
+    def call(
+        self,
+        method: str,
+        route: str,
+        *,
+        query: str = "",
+        as_: dict[str, str] | None = None,
+        body: dict | None = None,
+        expect: int = 200,
+        case: str = "",
+        measured: bool = True,
+        **ids: str,
+    ) -> Any:
+        """Call `route` with its {placeholders} filled from `ids`. A status other than
+        `expect` is an error: no figure may come from a refused request by mistake."""
+        path = route.format(**ids) + (f"?{query}" if query else "")
+        payload = json.dumps(body).encode() if body is not None else b""
+        answers = []
+        operations = count_requests(
+            lambda: answers.append(self.client.http.request(method, path, headers=as_ or {}, body=payload))
+        )
+        answer = answers[0]
+        if answer.status_code != expect:
+            raise AssertionError(f"{method} {path}: {answer.status_code}, expected {expect}: {answer.body}")
+        if measured:
+            self.rows.append(Row(method, route, case, answer.status_code, operations))
+        return answer.json_body
+
+
+def run_scenario(client, scenario: Callable[[Recorder], None]) -> list[Row]:
+    recorder = Recorder(client)
+    scenario(recorder)
+    return recorder.rows
+
+
+# --- the campaign scenario --------------------------------------------------------------
+
+OWNER = headers("porteur", name="Yannick Hervé")
+STRANGER = headers("passant", name="Jean Passant")
+MODERATOR = headers("moderatrice", name="Claire Moderatrice", moderator=True)
+ANONYMOUS: dict[str, str] = {}
+ONE = "/campaigns/{campaign_id}"
+
+
+def campaign_body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "title": "Le rythme des maux",
+        "summary": "Un album enregistré avec des adolescents hospitalisés à Saint-Lô.",
+        "description": "Des chansons écrites et enregistrées avec les jeunes du service pédiatrique.",
+        "category": "culture",
+        "postcode": "50000",
+        "commune": "Saint-Lô",
+        "goal_cents": 500_000,
+        "funding_model": "all_or_nothing",
+        "duration_days": 30,
+        **overrides,
+    }
+
+
+def _live_campaign(rec: Recorder, **overrides: Any) -> str:
+    """A live campaign made through the API, not measured."""
+    campaign_id = rec.call("POST", "/campaigns", as_=OWNER, body=campaign_body(**overrides), expect=201, measured=False)
+    campaign_id = campaign_id["id"]
+    rec.call("POST", ONE + "/submit", as_=OWNER, measured=False, campaign_id=campaign_id)
+    rec.call("POST", ONE + "/approve", as_=MODERATOR, measured=False, campaign_id=campaign_id)
+    return campaign_id
+
+
+def _lists(rec: Recorder) -> None:
+    """Public lists over 7 live campaigns (sport and culture; none in heritage)."""
+    page = rec.call("GET", "/campaigns", query="limit=2", case="first page, limit 2")
+    rec.call("GET", "/campaigns", query=f"limit=2&cursor={page['next_cursor']}", case="next page (cursor)")
+    rec.call("GET", "/campaigns", case="default page (limit 20)")
+    rec.call("GET", "/campaigns", query="sort=ending_soon", case="sort=ending_soon")
+    rec.call("GET", "/campaigns", query="sort=most_funded", case="sort=most_funded")
+    rec.call("GET", "/campaigns", query="status=cancelled", case="status=cancelled (own partition)")
+    rec.call("GET", "/campaigns", query="status=live&category=culture", case="filtered: status and category")
+    rec.call("GET", "/campaigns", query="postcode=504", case="filtered: postcode prefix")
+    rec.call("GET", "/campaigns", query="category=heritage&limit=2", case="filtered: no match in 7, limit 2")
+
+
+def _drafting(rec: Recorder, campaign_id: str) -> None:
+    rec.call("GET", ONE, as_=OWNER, case="draft, by its owner", campaign_id=campaign_id)
+    rec.call("GET", ONE, as_=STRANGER, expect=404, case="draft, by a stranger", campaign_id=campaign_id)
+    rec.call("PATCH", ONE, as_=OWNER, body={"goal_cents": 450_000}, case="draft", campaign_id=campaign_id)
+    album = {"title": "Un album dédicacé", "min_amount_cents": 2_000, "quantity": 100}
+    rewards = rec.call("POST", ONE + "/rewards", as_=OWNER, body=album, expect=201, campaign_id=campaign_id)
+    album_id = rewards["rewards"][0]["id"]
+    concert = {"title": "Un concert privé", "min_amount_cents": 50_000, "quantity": 2}
+    rewards = rec.call(
+        "POST", ONE + "/rewards", as_=OWNER, body=concert, expect=201, measured=False, campaign_id=campaign_id
+    )
+    concert_id = next(r["id"] for r in rewards["rewards"] if r["id"] != album_id)
+    reward = ONE + "/rewards/{reward_id}"
+    rec.call("PATCH", reward, as_=OWNER, body={"quantity": 150}, campaign_id=campaign_id, reward_id=album_id)
+    rec.call("DELETE", reward, as_=OWNER, campaign_id=campaign_id, reward_id=concert_id)
+
+
+def campaign_scenario(rec: Recorder) -> None:
+    """Every campaign route, along a campaign's life, with a few live ones around it."""
+    _live_campaign(rec, category="sport", title="Le club de kayak de Granville")
+    for n in range(5):
+        _live_campaign(rec, title=f"Exp3D, atelier numéro {n}", postcode="50400" if n % 2 else "50000")
+    campaign_id = rec.call("POST", "/campaigns", as_=OWNER, body=campaign_body(), expect=201, case="new draft")["id"]
+    _drafting(rec, campaign_id)
+    rec.call("POST", ONE + "/submit", as_=OWNER, campaign_id=campaign_id)
+    rec.call("GET", "/moderation/queue", as_=MODERATOR)
+    reason = {"reason": "Précisez le budget du studio."}
+    rec.call("POST", ONE + "/reject", as_=MODERATOR, body=reason, campaign_id=campaign_id)
+    rec.call("POST", ONE + "/submit", as_=OWNER, measured=False, campaign_id=campaign_id)
+    rec.call("POST", ONE + "/approve", as_=MODERATOR, campaign_id=campaign_id)
+    rec.call("GET", ONE, as_=ANONYMOUS, case="live, anonymous", campaign_id=campaign_id)
+    rec.call("GET", ONE, expect=404, case="unknown id", campaign_id="inconnue")
+    _lists(rec)
+    rec.call("GET", "/me/campaigns", as_=OWNER)
+    rec.call("GET", "/stats")
+    rec.call("POST", ONE + "/cancel", as_=OWNER, case="live, by its owner", campaign_id=campaign_id)
+
+
+SCENARIOS: dict[str, Callable[[Recorder], None]] = {"campaigns": campaign_scenario}
+
+
+# --- report ---------------------------------------------------------------------------
+
+
+def table(rows: list[Row]) -> str:
+    width = max(len(f"{r.method} {r.route}") for r in rows)
+    case_width = max(len(r.case) for r in rows)
+    lines = [f"  {'route':<{width}}  {'case':<{case_width}}  status  requests  operations"]
+    for r in rows:
+        operations = ", ".join(f"{name}×{n}" if n > 1 else name for name, n in sorted(r.operations.items()))
+        route = f"{r.method} {r.route}"
+        lines.append(f"  {route:<{width}}  {r.case:<{case_width}}  {r.status:>6}  {r.requests:>8}  {operations}")
+    return "\n".join(lines)
+
+
+def unmeasured_routes(rows: list[Row]) -> list[str]:
+    from app import api
+
+    measured = {(r.method, r.route) for r in rows}
+    return sorted(f"{s.method} {s.path}" for s in api.routes if (s.method, s.path) not in measured)
+
+
+def goals(rows: list[Row]) -> list[str]:
+    def worst(method: str, route: str, case_filter: Callable[[str], bool] = lambda case: True) -> int:
+        return max(r.requests for r in rows if (r.method, r.route) == (method, route) and case_filter(r.case))
+
+    scans = list(dict.fromkeys(f"{r.method} {r.route}" for r in rows if r.operations["Scan"]))
+    get = worst("GET", "/campaigns/{campaign_id}")
+    page = worst("GET", "/campaigns", lambda case: not case.startswith("filtered"))
+    return [
+        f"one request for a get: {get} (worst case) — {'met' if get == 1 else 'NOT met'}",
+        f"one request for an unfiltered list page: {page} (worst case) — {'met' if page == 1 else 'NOT met'}",
+        f"no Scan: {'met' if not scans else 'NOT met: ' + ', '.join(scans)}",
+    ]
+
+
+def report(rows: list[Row]) -> str:
+    lines = ["DynamoDB requests per route (botocore before-call events; in-process moto, resources from infra/):"]
+    lines.append(table(rows))
+    lines.append("  (a filtered list reads ahead, a bounded number of Queries, until its page is full)")
+    lines += [f"  goal: {line}" for line in goals(rows)]
+    missing = unmeasured_routes(rows)
+    if missing:
+        lines.append(f"  routes not measured yet (no scenario): {', '.join(missing)}")
+    return "\n".join(lines)

@@ -1,0 +1,206 @@
+"""Deadline closure and settlement: every campaign closes once, every pledge settles once.
+
+A scheduled run (`run`) closes the live campaigns past their deadline, reminds owners a
+week before theirs, and hands each closed campaign whose pledges are not all settled to
+settlement (an SQS message per campaign in hosted stages, the calling process locally).
+
+Exactly once, whatever runs twice, concurrently or crashes half-way:
+- closure is a conditional transition (still live, total unchanged since read);
+- settlement walks the campaign's pledges from a checkpoint saved after each page; a
+  pledge moves only from "not settled" (or the failed attempt this run saw) to its
+  outcome, and the provider is idempotent on the pledge id;
+- each mail is sent by the one caller whose conditional write claimed it.
+"""
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import aws, clock, notifications, payments, storage
+from .errors import Conflict
+from .settings import get_settings
+
+logger = logging.getLogger("oze.finalisation")
+
+PAGE = 100
+STALLED_AFTER = timedelta(minutes=10)  # a settling campaign untouched this long is handed on again
+REMINDER_BEFORE = timedelta(days=7)
+
+
+def outcome(campaign: dict[str, Any]) -> str:
+    raised = campaign["raised_cents"]
+    if campaign["funding_model"] == "keep_it_all":
+        return "succeeded" if raised > 0 else "failed"
+    return "succeeded" if raised >= campaign["goal_cents"] else "failed"
+
+
+def _pages(fetch):
+    cursor = None
+    while True:
+        items, cursor = fetch(cursor)
+        yield from items
+        if not cursor:
+            return
+
+
+def close(campaign_id: str, now: datetime) -> str | None:
+    """Close one campaign past its deadline; answers its outcome, or None if it was not
+    (or no longer) live and due."""
+    campaign = storage.get_campaign(campaign_id)
+    if campaign is None or campaign["status"] != "live" or campaign["ends_at"] >= clock.iso(now):
+        return None
+    status = outcome(campaign)
+    try:
+        storage.transition(campaign, status, {"closed_at": clock.iso(now)}, unchanged=("raised_cents",))
+    except Conflict:
+        return None  # another run closed it, or a last pledge landed: the next run decides
+    return status
+
+
+def close_due(now: datetime) -> list[str]:
+    due = _pages(lambda cursor: storage.list_live_ending(before=clock.iso(now), limit=PAGE, cursor=cursor))
+    return [campaign["id"] for campaign in due if close(campaign["id"], now)]
+
+
+def remind_owners(now: datetime) -> list[str]:
+    """Once per campaign, a week before its deadline (not for campaigns a week long or less)."""
+    window = _pages(
+        lambda cursor: storage.list_live_ending(
+            after=clock.iso(now),
+            before=clock.iso(now + REMINDER_BEFORE),
+            limit=PAGE,
+            cursor=cursor,
+            not_flagged="reminded_at",
+        )
+    )
+    reminded = []
+    for campaign in window:
+        if campaign["duration_days"] > 7 and storage.flag_campaign(campaign["id"], "reminded_at", clock.iso(now)):
+            _mail_owner("owner_reminder", campaign)
+            reminded.append(campaign["id"])
+    return reminded
+
+
+def _mail_owner(template: str, campaign: dict[str, Any]) -> None:
+    ends_on = clock.parse(campaign["ends_at"]).strftime("%d/%m/%Y") if campaign.get("ends_at") else ""
+    notifications.send(
+        template,
+        campaign.get("owner_email", ""),
+        name=campaign["owner_name"],
+        title=campaign["title"],
+        raised=notifications.euros(campaign["raised_cents"]),
+        goal=notifications.euros(campaign["goal_cents"]),
+        ends_on=ends_on,
+        link=notifications.campaign_link(campaign["id"]),
+    )
+
+
+def _settle_pledge(pledge: dict[str, Any], campaign: dict[str, Any], collect: bool, now: str) -> bool:
+    """Collect or release one pledge; True when it waits for another payment attempt."""
+    attempts = pledge.get("payment_attempts", 0)
+    if pledge.get("settlement") in ("collected", "released"):
+        return False
+    if pledge.get("settlement") == "payment_failed" and attempts >= get_settings().payment_max_attempts:
+        return False  # reported when it failed for the last time
+    provider = payments.provider()
+    result = provider.collect(pledge) if collect else provider.release(pledge)
+    if result.ok:
+        state = "collected" if collect else "released"
+        fields = {"settlement": state, "settled_at": now, "payment_attempts": attempts + collect}
+        if storage.record_settlement(pledge, fields):
+            notifications.send(
+                f"pledge_{state}",
+                pledge.get("contributor_email", ""),
+                name=pledge["contributor_name"],
+                title=campaign["title"],
+                amount=notifications.euros(pledge["amount_cents"]),
+                link=notifications.campaign_link(campaign["id"]),
+            )
+        return False
+    tried = attempts + 1
+    fields = {
+        "settlement": "payment_failed",
+        "settlement_reason": result.reason,
+        "payment_attempts": tried,
+        "settled_at": now,
+    }
+    if not storage.record_settlement(pledge, fields):
+        return False  # another run got there first
+    if tried >= get_settings().payment_max_attempts:
+        logger.error(
+            "payment failed for good",
+            extra={"pledge_id": pledge["id"], "campaign_id": campaign["id"], "reason": result.reason},
+        )
+        return False
+    return True
+
+
+def settle(campaign_id: str, now: datetime, budget: int | None = None) -> bool:
+    """Settle a closed campaign's pledges from its checkpoint, up to `budget` pledges;
+    True when this pass is over (all settled, or failed payments wait for a later pass)."""
+    campaign = storage.get_campaign(campaign_id)
+    if campaign is None or campaign["status"] not in storage.CLOSED_STATES or "settled_at" in campaign:
+        return True
+    stamp = clock.iso(now)
+    if storage.flag_campaign(campaign_id, "owner_notified_at", stamp):
+        _mail_owner(f"owner_{campaign['status']}", campaign)
+    collect = campaign["status"] == "succeeded"
+    cursor = campaign.get("settlement_cursor")
+    retry_pending = campaign.get("settlement_retry_pending", 0)
+    budget = budget or get_settings().settlement_batch_count
+    handled = 0
+    while handled < budget:
+        page, cursor = storage.list_campaign_pledges(campaign_id, limit=min(PAGE, budget - handled), cursor=cursor)
+        retry_pending += sum(_settle_pledge(pledge, campaign, collect, stamp) for pledge in page)
+        handled += len(page)
+        if cursor:
+            storage.save_settlement_progress(campaign_id, cursor, retry_pending, stamp)
+            continue
+        if retry_pending:
+            storage.save_settlement_progress(campaign_id, None, 0, stamp)  # next pass retries them
+        else:
+            storage.finish_settlement(campaign_id, stamp)
+        return True
+    return False
+
+
+def dispatch(campaign_id: str, now: datetime) -> None:
+    """Hand a campaign to settlement: a queue message in hosted stages, here otherwise."""
+    queue_url = get_settings().settlement_queue_url
+    if queue_url:
+        storage.touch_settlement(campaign_id, clock.iso(now))
+        aws.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps({"campaign_id": campaign_id}))
+        return
+    while not settle(campaign_id, now):
+        pass
+
+
+def settle_message(body: str, now: datetime) -> None:
+    """One SQS message: settle a batch, and hand the rest on in a new message."""
+    campaign_id = json.loads(body)["campaign_id"]
+    if not settle(campaign_id, now):
+        dispatch(campaign_id, now)
+
+
+def dispatch_settlements(now: datetime) -> list[str]:
+    """Hand on the settling campaigns nobody has touched lately: new closures,
+    cancellations, crashed or failed passes."""
+    stale_before = clock.iso(now - STALLED_AFTER)
+    handed = []
+    for campaign in _pages(lambda cursor: storage.list_settling(limit=PAGE, cursor=cursor)):
+        if campaign.get("settlement_heartbeat", "") < stale_before:
+            dispatch(campaign["id"], now)
+            handed.append(campaign["id"])
+    return handed
+
+
+def run(now: datetime) -> dict[str, Any]:
+    """The scheduled job; `now` comes from the clock, never from the event."""
+    report = {
+        "closed": close_due(now),
+        "reminded": remind_owners(now),
+        "dispatched": dispatch_settlements(now),
+    }
+    logger.info("finalisation run", extra={k: len(v) for k, v in report.items()})
+    return report
