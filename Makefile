@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 EMULATOR_PORT ?= 5000
 
-.PHONY: run test token lint bench clean package deploy
+.PHONY: run test token finalise lint bench clean package deploy
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: $(STAMP)
 ## make token SUB=… [NAME=…] [EMAIL=…] [GROUPS=moderators]: a bearer token for the local stage
 token: $(STAMP)
 	@$(BIN)/python -m devtools.token --sub "$(SUB)" --name "$(NAME)" --email "$(EMAIL)" --groups "$(GROUPS)"
+
+## make finalise [NOW=2026-12-31T23:00:00Z]: deadline closure and settlement on the local stack
+finalise: $(STAMP)
+	$(BIN)/python -m devtools.finalise --now "$(NOW)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

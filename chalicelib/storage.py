@@ -43,6 +43,14 @@ PUBLIC_SORTS = {
     "ending_soon": ("public_ending", True),
     "most_funded": ("public_funded", False),
 }
+INDEX_KEYS = {
+    "by_user": ("user_pk", "user_sk"),
+    "by_status": ("status_pk", "status_sk"),
+    "public_newest": ("public_pk", "launched_at"),
+    "public_ending": ("public_pk", "ends_at"),
+    "public_funded": ("public_pk", "raised_cents"),
+    "by_campaign": ("campaign_pk", "created_at"),
+}
 KEY_ATTRIBUTES = ("pk", "sk", "user_pk", "user_sk", "status_pk", "status_sk", "public_pk")
 MAX_READ_AHEAD = 5
 TRANSACTION_ATTEMPTS = 5
@@ -193,9 +201,10 @@ def _query(
     if names:
         request["ExpressionAttributeNames"] = names
     start_key = decode_cursor(cursor)
-    items: list[dict[str, Any]] = []
+    raw: list[dict[str, Any]] = []
     for _ in range(MAX_READ_AHEAD):
-        request["Limit"] = limit - len(items)
+        # A full page per request: with a filter, fewer items than Limit come back.
+        request["Limit"] = limit
         if start_key:
             request["ExclusiveStartKey"] = start_key
         try:
@@ -206,11 +215,15 @@ def _query(
                     "cursor: not a cursor for this list", [{"field": "cursor", "message": "invalid cursor"}]
                 ) from error
             raise
-        items += [_from_ddb(item) for item in answer.get("Items", [])]
+        raw += answer.get("Items", [])
         start_key = answer.get("LastEvaluatedKey")
-        if not start_key or len(items) >= limit:
+        if not start_key or len(raw) >= limit:
             break
-    return items, encode_cursor(start_key)
+    if len(raw) > limit:
+        # The page ends inside the last request's items: go on after its last item.
+        raw = raw[:limit]
+        start_key = {name: raw[-1][name] for name in ("pk", "sk", *INDEX_KEYS.get(index, ()))}
+    return [_from_ddb(item) for item in raw], encode_cursor(start_key)
 
 
 # --- campaigns -------------------------------------------------------------------------

@@ -47,7 +47,10 @@ def main() -> None:
         subprocess.run([python, "-m", "devtools.provision", "--stage", "local"], cwd=ROOT, env=env, check=True)
         subprocess.run([python, "-m", "devtools.seed"], cwd=ROOT, env=env, check=True)
         chalice = [python, "-m", "devtools.chalice_local", "--stage", "local", "--no-autoreload", "--host", "127.0.0.1"]
-        children.append(subprocess.Popen([*chalice, "--port", str(args.port)], cwd=ROOT, env=env))
+        server = subprocess.Popen([*chalice, "--port", str(args.port)], cwd=ROOT, env=env)
+        children.append(server)
+        # The scheduled function of hosted stages, every minute here.
+        children.append(subprocess.Popen([python, "-m", "devtools.finalise", "--every", "60"], cwd=ROOT, env=env))
         api = f"http://127.0.0.1:{args.port}"
         _wait_until_up(f"{api}/stats")
         moderator = local_token("moderatrice-manche", "Claire Moderatrice", "claire@manche.fr", "moderators")
@@ -63,10 +66,11 @@ Try:
   curl -s -H 'Authorization: Bearer {moderator}' {api}/moderation/queue
 
 Other tokens: make token SUB=alice NAME='Alice Martin' [GROUPS=moderators]
+Deadlines: closed every minute here; `make finalise NOW=2026-12-31T23:00:00Z` simulates a date.
 """,
             flush=True,
         )
-        children[-1].wait()
+        server.wait()
     except KeyboardInterrupt:
         pass
     finally:
