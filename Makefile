@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 EMULATOR_PORT ?= 5000
 
-.PHONY: run test token finalise lint bench clean package deploy
+.PHONY: run test token finalise lint bench clean package deploy browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ run: $(STAMP)
 	$(BIN)/python -m devtools.local_stack --port $(PORT) --emulator-port $(EMULATOR_PORT)
 
 ## make test: the whole suite
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# Headless Chromium for tests/test_cors_browser.py: Debian's package, installed once (as
+# root, like CI). If it cannot be installed, that test says so and is skipped.
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
+		|| echo "make browser: chromium could not be installed; tests/test_cors_browser.py will skip its browser tests"
 
 ## make token SUB=… [NAME=…] [EMAIL=…] [GROUPS=moderators]: a bearer token for the local stage
 token: $(STAMP)

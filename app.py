@@ -4,18 +4,45 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib import campaigns, clock, finalisation, media, pledges
+from chalicelib import (
+    audit,
+    campaigns,
+    clock,
+    exports,
+    finalisation,
+    matching,
+    media,
+    openapi,
+    pledges,
+    privacy,
+    updates,
+)
 from chalicelib.http import Api, Call, Reply
 from chalicelib.models import (
+    AuditPage,
+    AuditQuery,
     BackerPage,
     Campaign,
     CampaignCreate,
     CampaignPage,
     CampaignPatch,
     CampaignQuery,
+    ClosedCampaignsExport,
+    Erasure,
+    ExportQuery,
+    FundCreate,
+    FundFields,
+    MatchingFund,
+    MatchingFundPage,
+    MatchingRequest,
     MediaRequest,
     MediaUpload,
+    MyData,
     MyPledgePage,
+    News,
+    NewsCreate,
+    NewsPage,
+    OpenDataPage,
     PageQuery,
     Pledge,
     PledgeCreate,
@@ -23,6 +50,7 @@ from chalicelib.models import (
     RewardCreate,
     RewardPatch,
     Stats,
+    UnsubscribeQuery,
 )
 from chalicelib.settings import get_settings, wiring
 
@@ -142,7 +170,15 @@ def platform_stats(call: Call):
 # --- pledges -----------------------------------------------------------------------------
 
 
-@api.route("/campaigns/{campaign_id}/pledges", "POST", auth="user", body=PledgeCreate, response=Pledge, status=201)
+@api.route(
+    "/campaigns/{campaign_id}/pledges",
+    "POST",
+    auth="user",
+    body=PledgeCreate,
+    response=Pledge,
+    status=201,
+    idempotent=True,
+)
 def make_pledge(call: Call, campaign_id: str):
     answer, replayed = pledges.pledge(campaign_id, call.user, call.headers.get("idempotency-key"), call.body)
     return Reply(answer, 201, {"Idempotent-Replayed": "true"} if replayed else {})
@@ -163,6 +199,105 @@ def cancel_pledge(call: Call, pledge_id: str):
 def my_pledges(call: Call):
     items, cursor = pledges.mine(call.user, limit=call.query.limit, cursor=call.query.cursor)
     return {"items": items, "next_cursor": cursor}
+
+
+# --- public accountability: news, audit trail, exports, open data, personal data ----------
+
+
+@api.route("/campaigns/{campaign_id}/updates", "POST", auth="user", body=NewsCreate, response=News, status=201)
+def post_news(call: Call, campaign_id: str):
+    """Post a news item on one's live or ended campaign; its contributors get it by e-mail."""
+    return updates.post(campaign_id, call.user, call.body)
+
+
+@api.route("/campaigns/{campaign_id}/updates", "GET", auth="optional", query=PageQuery, response=NewsPage)
+def list_news(call: Call, campaign_id: str):
+    """A campaign's news, newest first (those for backers only: to its owner, moderators and contributors)."""
+    items, cursor = updates.news(campaign_id, call.user, limit=call.query.limit, cursor=call.query.cursor)
+    return {"items": items, "next_cursor": cursor}
+
+
+@api.route("/campaigns/{campaign_id}/unsubscribe", "GET", query=UnsubscribeQuery, produces=("text/html",))
+def unsubscribe_from_news(call: Call, campaign_id: str):
+    """Unsubscribe from a campaign's news: the link of its e-mails, answered with a page."""
+    return Reply(updates.unsubscribe(campaign_id, call.query.token), content_type="text/html; charset=utf-8")
+
+
+@api.route("/audit", "GET", auth="moderator", query=AuditQuery, response=AuditPage)
+def audit_trail(call: Call):
+    """The audit trail, newest first, optionally of one campaign."""
+    q = call.query
+    items, cursor = audit.trail(call.user, campaign_id=q.campaign_id, limit=q.limit, cursor=q.cursor)
+    return {"items": items, "next_cursor": cursor}
+
+
+@api.route(
+    "/exports/closed-campaigns",
+    "GET",
+    auth="moderator",
+    query=ExportQuery,
+    response=ClosedCampaignsExport,
+    produces=("text/csv", "application/json"),
+)
+def export_closed_campaigns(call: Call):
+    """The accountant's export of the campaigns closed between two days, in CSV or JSON."""
+    q = call.query
+    export = exports.closed_campaigns(call.user, q.from_, q.to)
+    if q.format == "json":
+        return export
+    disposition = f'attachment; filename="{exports.csv_filename(q.from_, q.to)}"'
+    return Reply(exports.as_csv(export), headers={"Content-Disposition": disposition}, content_type=exports.CSV)
+
+
+@api.route("/open-data/campaigns", "GET", query=PageQuery, response=OpenDataPage)
+def open_data_campaigns(call: Call):
+    """Closed campaigns as open data (Licence Ouverte 2.0), without personal data."""
+    return exports.open_data(limit=call.query.limit, cursor=call.query.cursor)
+
+
+@api.route("/me/data", "GET", auth="user", response=MyData)
+def my_data(call: Call):
+    """Every personal datum held about the caller (GDPR access)."""
+    return privacy.my_data(call.user)
+
+
+@api.route("/me", "DELETE", auth="user", response=Erasure)
+def erase_me(call: Call):
+    """Erase the caller's identity from their campaigns and pledges; amounts stay (GDPR erasure)."""
+    return privacy.erase(call.user)
+
+
+# --- matching funds (abondement) --------------------------------------------------------------
+
+
+@api.route("/matching-funds", "POST", auth="moderator", body=FundCreate, response=MatchingFund, status=201)
+def create_matching_fund(call: Call):
+    return matching.create_fund(call.user, call.body)
+
+
+@api.route("/matching-funds", "GET", query=PageQuery, response=MatchingFundPage)
+def list_matching_funds(call: Call):
+    items, cursor = matching.list_funds(limit=call.query.limit, cursor=call.query.cursor)
+    return {"items": items, "next_cursor": cursor}
+
+
+@api.route("/matching-funds/{fund_id}", "PATCH", auth="moderator", body=FundFields, response=MatchingFund)
+def edit_matching_fund(call: Call, fund_id: str):
+    return matching.edit_fund(fund_id, call.user, call.body)
+
+
+@api.route("/campaigns/{campaign_id}/matching", "POST", auth="moderator", body=MatchingRequest, response=Campaign)
+def attach_matching_fund(call: Call, campaign_id: str):
+    return campaigns.public_view(matching.attach(campaign_id, call.user, call.body), call.user)
+
+
+# --- the contract ---------------------------------------------------------------------------
+
+
+@api.route("/openapi.json", "GET")
+def openapi_document(call: Call):
+    """The OpenAPI 3.1 document of this API, generated from these routes and their models."""
+    return openapi.document(api)
 
 
 # --- deadline closure and settlement --------------------------------------------------------

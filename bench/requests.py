@@ -1,15 +1,18 @@
 """DynamoDB requests made by each route, counted with botocore's event hooks.
 
-The app's DynamoDB client is cached (chalicelib.aws.client); a handler on its
-`before-call.dynamodb` event sees every API call it makes, by operation name (botocore's
+The app's clients are cached (chalicelib.aws.client); a handler on the DynamoDB client's
+`before-parameter-build` event sees every API call it makes, with its parameters (botocore's
 own retries of one call are not counted again). Routes run through the Chalice test
 client on in-process moto, with the resources created from infra/.
 
-To measure more routes (pledges, closure), write a scenario: a function that takes a
-`Recorder` and calls routes with `rec.call(...)`; `run_scenario` returns its rows. For
-code that is not a route, `count_requests(action)` answers the Counter of operations.
+To measure more routes, write a scenario: a function that takes a `Recorder` and calls
+routes with `rec.call(...)`; `run_scenario` returns its rows. For code that is not a
+route, `count_requests(action)` answers the Counter of operations, and `counting(key)`
+counts a block of code by any label of (operation, parameters) (see bench/closure.py).
 """
 
+import contextlib
+import io
 import json
 import os
 from collections import Counter
@@ -47,26 +50,31 @@ CAMPAIGN_ROUTES = {
 
 
 @contextmanager
-def counting() -> Iterator[Counter[str]]:
-    """The DynamoDB operations made inside the block, by name (GetItem, Query…)."""
+def counting(
+    key: Callable[[str, dict[str, Any]], str] | None = None, service: str = "dynamodb"
+) -> Iterator[Counter[str]]:
+    """The requests made inside the block to `service` (on the app's cached client), by
+    operation name (GetItem, Query…), or by `key(operation, parameters)` when given."""
     from chalicelib import aws
 
     operations: Counter[str] = Counter()
-    events = aws.client("dynamodb").meta.events
+    events = aws.client(service).meta.events
+    unique_id = f"bench-count-{service}"
 
-    def count(model, **_: Any) -> None:
-        operations[model.name] += 1
+    # before-parameter-build: once per API call (not per retry), with the call's own parameters.
+    def count(model, params, **_: Any) -> None:
+        operations[key(model.name, params) if key else model.name] += 1
 
-    events.register("before-call.dynamodb", count, unique_id="bench-count-requests")
+    events.register(f"before-parameter-build.{service}", count, unique_id=unique_id)
     try:
         yield operations
     finally:
-        events.unregister("before-call.dynamodb", unique_id="bench-count-requests")
+        events.unregister(f"before-parameter-build.{service}", unique_id=unique_id)
 
 
-def count_requests(action: Callable[[], Any]) -> Counter[str]:
+def count_requests(action: Callable[[], Any], key: Callable[[str, dict[str, Any]], str] | None = None) -> Counter[str]:
     """Run `action`; answer the DynamoDB operations it made."""
-    with counting() as operations:
+    with counting(key) as operations:
         action()
     return operations
 
@@ -87,24 +95,18 @@ def use_fake_aws() -> None:
 
 
 @contextmanager
-def emulated_stack() -> Iterator[Any]:
-    """In-process moto with the test stage's resources from infra/; yields the Chalice test client."""
-    use_fake_aws()
-    from chalice.test import Client
-    from moto import mock_aws
-
-    from app import app
+def stage_environment(**extra: str) -> Iterator[None]:
+    """The test stage's variables (and `extra`) in os.environ, as Lambda sets them; the
+    app's cached clients are dropped on the way in and out."""
     from chalicelib import aws
-    from devtools.provision import provision
 
+    use_fake_aws()
+    values = {**STAGE_ENV, **extra}
+    saved = {name: os.environ.get(name) for name in values}
     aws.client.cache_clear()
-    saved = {name: os.environ.get(name) for name in STAGE_ENV}
-    os.environ.update(STAGE_ENV)  # provision and clients read the stage's region and names
+    os.environ.update(values)
     try:
-        with mock_aws():
-            provision(STAGE)
-            with Client(app, stage_name=STAGE, project_dir=str(ROOT)) as client:
-                yield client
+        yield
     finally:
         aws.client.cache_clear()
         for name, value in saved.items():
@@ -112,6 +114,35 @@ def emulated_stack() -> Iterator[Any]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextmanager
+def emulated_aws() -> Iterator[None]:
+    """In-process moto with the test stage's resources from infra/, for calling chalicelib."""
+    from moto import mock_aws
+
+    from devtools.provision import provision
+
+    with stage_environment(), mock_aws():
+        provision(STAGE)
+        yield
+
+
+@contextmanager
+def emulated_stack() -> Iterator[Any]:
+    """In-process moto with the test stage's resources from infra/; yields the Chalice test client."""
+    from chalice.test import Client
+
+    from app import app
+
+    with emulated_aws(), Client(app, stage_name=STAGE, project_dir=str(ROOT)) as client:
+        yield client
+
+
+def app_logs_muted() -> contextlib.AbstractContextManager:
+    """The app's JSON log lines and metrics (chalicelib/observability.py, on stdout) kept
+    out of the benchmark's output."""
+    return contextlib.redirect_stdout(io.StringIO())
 
 
 def headers(sub: str, *, name: str = "", moderator: bool = False) -> dict[str, str]:
@@ -162,9 +193,10 @@ class Recorder:
         path = route.format(**ids) + (f"?{query}" if query else "")
         payload = json.dumps(body).encode() if body is not None else b""
         answers = []
-        operations = count_requests(
-            lambda: answers.append(self.client.http.request(method, path, headers=as_ or {}, body=payload))
-        )
+        with app_logs_muted():
+            operations = count_requests(
+                lambda: answers.append(self.client.http.request(method, path, headers=as_ or {}, body=payload))
+            )
         answer = answers[0]
         if answer.status_code != expect:
             raise AssertionError(f"{method} {path}: {answer.status_code}, expected {expect}: {answer.body}")
@@ -263,7 +295,64 @@ def campaign_scenario(rec: Recorder) -> None:
     rec.call("POST", ONE + "/cancel", as_=OWNER, case="live, by its owner", campaign_id=campaign_id)
 
 
-SCENARIOS: dict[str, Callable[[Recorder], None]] = {"campaigns": campaign_scenario}
+# --- the pledge scenario -----------------------------------------------------------------
+
+PLEDGE_ROUTES = {
+    ("POST", "/campaigns/{campaign_id}/pledges"),
+    ("POST", "/pledges/{pledge_id}/cancel"),
+    ("GET", "/campaigns/{campaign_id}/pledges"),
+    ("GET", "/me/pledges"),
+}
+PLEDGES = ONE + "/pledges"
+CANCEL = "/pledges/{pledge_id}/cancel"
+
+
+def contributor(sub: str, key: str) -> dict[str, str]:
+    return {**headers(sub, name="Léa Lefèvre"), "Idempotency-Key": key}
+
+
+def pledge_scenario(rec: Recorder) -> None:
+    """Pledges and cancellations on a live campaign with a reward of 2 units, replays and refusals."""
+    album = {"title": "Un album dédicacé", "min_amount_cents": 2_000, "quantity": 2}
+    draft = rec.call("POST", "/campaigns", as_=OWNER, body=campaign_body(), expect=201, measured=False)
+    campaign_id = draft["id"]
+    rewards = rec.call(
+        "POST", ONE + "/rewards", as_=OWNER, body=album, expect=201, measured=False, campaign_id=campaign_id
+    )
+    reward_id = rewards["rewards"][0]["id"]
+    rec.call("POST", ONE + "/submit", as_=OWNER, measured=False, campaign_id=campaign_id)
+    rec.call("POST", ONE + "/approve", as_=MODERATOR, measured=False, campaign_id=campaign_id)
+
+    lea, first = contributor("lea", "cle-1"), {"amount_cents": 2_500, "message": "Bravo à toute l'équipe !"}
+    pledge = rec.call(
+        "POST", PLEDGES, as_=lea, body=first, expect=201, case="first pledge of a contributor", campaign_id=campaign_id
+    )
+    rec.call(
+        "POST", PLEDGES, as_=lea, body=first, expect=201, case="replay (same key and body)", campaign_id=campaign_id
+    )
+    again = {"amount_cents": 1_000, "anonymous": True}
+    rec.call(
+        "POST",
+        PLEDGES,
+        as_=contributor("lea", "cle-2"),
+        body=again,
+        expect=201,
+        case="known contributor",
+        campaign_id=campaign_id,
+    )
+    with_reward = {"amount_cents": 3_000, "reward_id": reward_id}
+    for n in range(2):
+        as_ = contributor(f"fan-{n}", "cle-1")
+        rec.call("POST", PLEDGES, as_=as_, body=with_reward, expect=201, case="limited reward", campaign_id=campaign_id)
+    as_ = contributor("fan-2", "cle-1")
+    rec.call("POST", PLEDGES, as_=as_, body=with_reward, expect=409, case="reward sold out", campaign_id=campaign_id)
+    rec.call("GET", PLEDGES, case="backers, anonymous", campaign_id=campaign_id)
+    rec.call("GET", "/me/pledges", as_=lea)
+    rec.call("POST", CANCEL, as_=lea, case="active pledge", pledge_id=pledge["id"])
+    rec.call("POST", CANCEL, as_=lea, expect=409, case="already cancelled", pledge_id=pledge["id"])
+
+
+SCENARIOS: dict[str, Callable[[Recorder], None]] = {"campaigns": campaign_scenario, "pledges": pledge_scenario}
 
 
 # --- report ---------------------------------------------------------------------------
@@ -294,11 +383,26 @@ def goals(rows: list[Row]) -> list[str]:
     scans = list(dict.fromkeys(f"{r.method} {r.route}" for r in rows if r.operations["Scan"]))
     get = worst("GET", "/campaigns/{campaign_id}")
     page = worst("GET", "/campaigns", lambda case: not case.startswith("filtered"))
-    return [
+    lines = [
         f"one request for a get: {get} (worst case) — {'met' if get == 1 else 'NOT met'}",
         f"one request for an unfiltered list page: {page} (worst case) — {'met' if page == 1 else 'NOT met'}",
         f"no Scan: {'met' if not scans else 'NOT met: ' + ', '.join(scans)}",
     ]
+    for what, route in (("pledge", PLEDGES), ("cancellation", CANCEL)):
+        made = [r for r in rows if (r.method, r.route) == ("POST", route)]
+        if made:
+            w, r = max(_count(row, WRITES) for row in made), max(_count(row, READS) for row in made)
+            verdict = "met" if w == 1 and r <= 1 else "NOT met"
+            lines.append(f"one write request and at most one read per {what}: {w} and {r} (worst case) — {verdict}")
+    return lines
+
+
+WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
+READS = ("GetItem", "BatchGetItem", "Query", "TransactGetItems", "Scan")
+
+
+def _count(row: Row, operations: tuple[str, ...]) -> int:
+    return sum(row.operations[name] for name in operations)
 
 
 def report(rows: list[Row]) -> str:

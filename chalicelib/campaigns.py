@@ -13,7 +13,7 @@ import unicodedata
 import uuid
 from typing import Any
 
-from . import clock, media, storage
+from . import audit, clock, media, storage
 from .errors import Conflict, Forbidden, NotFound, field_error
 from .identity import Identity
 from .models import CampaignCreate, CampaignPatch, RewardCreate, RewardPatch
@@ -132,9 +132,21 @@ def delete_reward(campaign_id: str, reward_id: str, user: Identity) -> dict[str,
     return _save_reward(campaign, reward_id, None)
 
 
-def _move(campaign: dict[str, Any], new_status: str, changes: dict[str, Any], remove: list[str] = ()) -> dict[str, Any]:
+def _move(
+    campaign: dict[str, Any],
+    new_status: str,
+    changes: dict[str, Any],
+    remove: list[str] = (),
+    *,
+    actor: Identity,
+    action: str,
+) -> dict[str, Any]:
+    """The transition and its audit entry, in one transaction."""
     changes = {**changes, "updated_at": clock.iso(clock.now())}
-    storage.transition(campaign, new_status, changes, list(remove))
+    before = {"status": campaign["status"], **{name: campaign.get(name) for name in (*changes, *remove)}}
+    after = {"status": new_status, **changes, **{name: None for name in remove}}
+    entry = audit.entry(actor, action, f"campaign/{campaign['id']}", before, after)
+    storage.transition(campaign, new_status, changes, list(remove), audit=entry)
     moved = {**campaign, **changes, "status": new_status}
     for name in remove:
         moved.pop(name, None)
@@ -149,7 +161,14 @@ def _expect(campaign: dict[str, Any], status: str, action: str) -> None:
 def submit(campaign_id: str, user: Identity) -> dict[str, Any]:
     campaign = _owned(campaign_id, user)
     _expect(campaign, "draft", "submitted")
-    return _move(campaign, "submitted", {"submitted_at": clock.iso(clock.now())}, ["rejection_reason"])
+    return _move(
+        campaign,
+        "submitted",
+        {"submitted_at": clock.iso(clock.now())},
+        ["rejection_reason"],
+        actor=user,
+        action="campaign_submitted",
+    )
 
 
 def _moderated(campaign_id: str, moderator: Identity) -> dict[str, Any]:
@@ -163,20 +182,24 @@ def approve(campaign_id: str, moderator: Identity) -> dict[str, Any]:
     _expect(campaign, "submitted", "approved")
     now = clock.now()
     ends_at = clock.end_of_local_day(now, campaign["duration_days"], get_settings().timezone)
-    return _move(campaign, "live", {"launched_at": clock.iso(now), "ends_at": clock.iso(ends_at)})
+    changes = {"launched_at": clock.iso(now), "ends_at": clock.iso(ends_at)}
+    return _move(campaign, "live", changes, actor=moderator, action="campaign_approved")
 
 
 def reject(campaign_id: str, moderator: Identity, reason: str) -> dict[str, Any]:
     campaign = _moderated(campaign_id, moderator)
     _expect(campaign, "submitted", "rejected")
-    return _move(campaign, "draft", {"rejection_reason": reason}, ["submitted_at"])
+    return _move(
+        campaign, "draft", {"rejection_reason": reason}, ["submitted_at"], actor=moderator, action="campaign_rejected"
+    )
 
 
 def cancel(campaign_id: str, user: Identity) -> dict[str, Any]:
     campaign = _owned(campaign_id, user, moderator_too=True)
     _expect(campaign, "live", "cancelled")
     now = clock.iso(clock.now())
-    return _move(campaign, "cancelled", {"cancelled_at": now, "closed_at": now})
+    changes = {"cancelled_at": now, "closed_at": now}
+    return _move(campaign, "cancelled", changes, actor=user, action="campaign_cancelled")
 
 
 def list_public(*, sort: str, limit: int, cursor: str | None, **filters: str | None):
@@ -205,7 +228,19 @@ def stats() -> dict[str, Any]:
         "success_rate_percent": by_status["succeeded"] * 100 // closed if closed else None,
         "total_raised_cents": counters.get("raised_cents", 0),
         "contributors": counters.get("contributors", 0),
+        "by_category": _areas(counters, "category"),
+        "by_commune": _areas(counters, "commune"),
     }
+
+
+def _areas(counters: dict[str, int], kind: str) -> dict[str, dict[str, int]]:
+    """{name: figures} from the counters `<kind>#<name>#<figure>` (storage.transition)."""
+    areas: dict[str, dict[str, int]] = {}
+    for key, value in counters.items():
+        if key.startswith(f"{kind}#"):
+            name, figure = key.removeprefix(f"{kind}#").rsplit("#", 1)
+            areas.setdefault(name, {})[figure] = value
+    return dict(sorted(areas.items()))
 
 
 def public_view(campaign: dict[str, Any], viewer: Identity | None = None) -> dict[str, Any]:
@@ -215,6 +250,9 @@ def public_view(campaign: dict[str, Any], viewer: Identity | None = None) -> dic
     shown = {k: v for k, v in campaign.items() if k not in private}
     shown["owner"] = {"id": campaign["owner_id"], "display_name": campaign["owner_name"]}
     shown["percent_funded"] = campaign["raised_cents"] * 100 // campaign["goal_cents"]
+    # raised = crowd + matched (chalicelib/matching.py): "dont X € abondés par le Département".
+    shown["matched_cents"] = campaign.get("matched_cents", 0)
+    shown["crowd_cents"] = campaign["raised_cents"] - shown["matched_cents"]
     shown["rewards"] = sorted(campaign["rewards"].values(), key=lambda r: (r["min_amount_cents"], r["created_at"]))
     shown["media"] = media.published(campaign)
     if campaign.get("cover_media_id") not in {m["id"] for m in shown["media"]}:

@@ -9,8 +9,9 @@ def now() -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    """API and storage form: ISO 8601 in UTC with Z; sorts as text in time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """API and storage form: ISO 8601 in UTC with Z; sorts as text in time order.
+    (Not strftime: its %Y does not pad years before 1000, which parse then refuses.)"""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def parse(text: str) -> datetime:

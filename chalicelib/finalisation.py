@@ -17,7 +17,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import aws, clock, notifications, payments, storage
+from . import aws, clock, matching, notifications, observability, payments, storage
 from .errors import Conflict
 from .settings import get_settings
 
@@ -55,6 +55,7 @@ def close(campaign_id: str, now: datetime) -> str | None:
         storage.transition(campaign, status, {"closed_at": clock.iso(now)}, unchanged=("raised_cents",))
     except Conflict:
         return None  # another run closed it, or a last pledge landed: the next run decides
+    observability.count(observability.CAMPAIGNS_SUCCEEDED if status == "succeeded" else observability.CAMPAIGNS_FAILED)
     return status
 
 
@@ -127,7 +128,9 @@ def _settle_pledge(pledge: dict[str, Any], campaign: dict[str, Any], collect: bo
     }
     if not storage.record_settlement(pledge, fields):
         return False  # another run got there first
+    observability.count(observability.PAYMENT_FAILURES)
     if tried >= get_settings().payment_max_attempts:
+        observability.count(observability.PAYMENTS_ABANDONED)
         logger.error(
             "payment failed for good",
             extra={"pledge_id": pledge["id"], "campaign_id": campaign["id"], "reason": result.reason},
@@ -145,6 +148,7 @@ def settle(campaign_id: str, now: datetime, budget: int | None = None) -> bool:
     stamp = clock.iso(now)
     if storage.flag_campaign(campaign_id, "owner_notified_at", stamp):
         _mail_owner(f"owner_{campaign['status']}", campaign)
+    matching.close_campaign(campaign, stamp)  # its public money: spent or given back, once
     collect = campaign["status"] == "succeeded"
     cursor = campaign.get("settlement_cursor")
     retry_pending = campaign.get("settlement_retry_pending", 0)

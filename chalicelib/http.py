@@ -15,7 +15,7 @@ from typing import Any, Literal
 from chalice import Chalice, Response
 from pydantic import BaseModel, ValidationError
 
-from . import identity
+from . import identity, observability
 from .errors import (
     BadRequest,
     DomainError,
@@ -30,12 +30,15 @@ from .settings import get_settings
 logger = logging.getLogger("oze")
 
 Auth = Literal["none", "optional", "user", "moderator"]
-MAX_BODY_BYTES = 64 * 1024
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 # Chalice keeps the current request on the shared app object; `chalice local` serves on
 # threads, so each thread keeps its own request here (set by `remember_request`).
 _local = threading.local()
+# CORS for the stage's allowed origins (settings.allowed_origins): what pages may send and read.
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key"
+CORS_EXPOSE_HEADERS = "Idempotent-Replayed"
+CORS_MAX_AGE_SECONDS = "3600"
 
 
 @dataclass
@@ -50,11 +53,13 @@ class Call:
 
 @dataclass
 class Reply:
-    """A view's answer when it sets its own status or headers."""
+    """A view's answer when it sets its own status or headers. With a `content_type`,
+    `body` (text or bytes) is sent as it is, not shaped into JSON: a CSV file, a page."""
 
     body: Any
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,8 @@ class RouteSpec:
     query: type[BaseModel] | None
     response: type[BaseModel] | None
     status: int
+    idempotent: bool = False  # takes an Idempotency-Key header, may answer Idempotent-Replayed
+    produces: tuple[str, ...] = (JSON,)  # media types of its answers (Reply.content_type), for the document
 
 
 def _fields(error: ValidationError, where: str) -> list[dict[str, str]]:
@@ -86,8 +93,9 @@ def _validation_detail(errors: list[dict[str, str]]) -> str:
 
 
 def parse_body(raw: bytes | None, content_type: str, model: type[BaseModel]) -> BaseModel:
-    if raw and len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes")
+    limit = get_settings().max_body_bytes
+    if raw and len(raw) > limit:
+        raise PayloadTooLarge(f"the body exceeds {limit} bytes")
     if content_type.split(";")[0].strip().lower() != JSON:
         raise UnsupportedMediaType(
             f"send the body as {JSON}, not {content_type or 'nothing'}",
@@ -137,6 +145,9 @@ class Api:
     def __init__(self, app: Chalice):
         self.app = app
         self.routes: list[RouteSpec] = []
+        # Outermost first: logs and metrics see every answer, CORS headers go on all of them.
+        app.register_middleware(observability.middleware, "all")
+        app.register_middleware(cors, "http")
         app.register_middleware(problem_for_chalice_errors, "http")
         app.register_middleware(remember_request, "http")
 
@@ -150,9 +161,11 @@ class Api:
         query: type[BaseModel] | None = None,
         response: type[BaseModel] | None = None,
         status: int = 200,
+        idempotent: bool = False,
+        produces: tuple[str, ...] = (JSON,),
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def register(view: Callable[..., Any]) -> Callable[..., Any]:
-            spec = RouteSpec(path, method, view, auth, body, query, response, status)
+            spec = RouteSpec(path, method, view, auth, body, query, response, status, idempotent, produces)
             self.routes.append(spec)
 
             def handle(**path_params: str) -> Response:
@@ -165,13 +178,24 @@ class Api:
             handle.__doc__ = view.__doc__
             # Content types are checked by parse_body, to answer in problem+json.
             self.app.route(path, methods=[method], content_types=["*/*"])(handle)
+            if "OPTIONS" not in self.app.routes[path]:
+                self.app.route(path, methods=["OPTIONS"], content_types=["*/*"])(self.preflight)
             return view
 
         return register
 
+    def preflight(self, **path_params: str) -> Response:
+        """OPTIONS on every path, so that API Gateway hands browsers' CORS preflights to the
+        function: it answers OPTIONS itself only for routes with Chalice's `cors=`, which
+        allows one origin. `cors` adds the Access-Control-* headers for allowed origins."""
+        methods = self.app.routes[_local.request.context["resourcePath"]]
+        return Response("", status_code=204, headers={"Allow": ", ".join(methods)})
+
     def _call(self, spec: RouteSpec) -> Call:
         request = _local.request
-        user = identity.authenticate(request.headers.get("authorization"), get_settings())
+        # Public routes read no credentials: a stale token cannot break them.
+        credentials = request.headers.get("authorization") if spec.auth != "none" else None
+        user = identity.authenticate(credentials, get_settings())
         if spec.auth in ("user", "moderator") and user is None:
             raise Unauthorized("sign in to do this")
         return Call(
@@ -185,11 +209,31 @@ class Api:
 
     def _answer(self, spec: RouteSpec, result: Any) -> Response:
         reply = result if isinstance(result, Reply) else Reply(result, spec.status)
+        if reply.content_type:
+            return Response(
+                reply.body, status_code=reply.status, headers={"Content-Type": reply.content_type, **reply.headers}
+            )
         return Response(
             _json(_shape(reply.body, spec.response)),
             status_code=reply.status,
             headers={"Content-Type": JSON, **reply.headers},
         )
+
+
+def cors(request: Any, get_response: Callable[[Any], Response]) -> Response:
+    """CORS headers for the stage's allowed origins; other origins get none, so browsers
+    refuse to show them the answer (or to send the preflighted request at all)."""
+    response = get_response(request)
+    origin = request.headers.get("origin")
+    response.headers["Vary"] = "Origin"
+    if origin and origin in get_settings().allowed_origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = response.headers.get("Allow", "")
+            response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
+            response.headers["Access-Control-Max-Age"] = CORS_MAX_AGE_SECONDS
+    return response
 
 
 def remember_request(request: Any, get_response: Callable[[Any], Response]) -> Response:

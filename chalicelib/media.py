@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import aws, clock, storage
+from . import audit, aws, clock, storage
 from .errors import Conflict, Forbidden, NotFound, field_error
 from .identity import Identity
 from .models import MediaRequest
@@ -299,11 +299,12 @@ def on_object_created(detail: dict[str, Any]) -> dict[str, Any]:
 
 def remove(campaign: dict[str, Any], user: Identity, media_id: str) -> dict[str, Any]:
     _require_owner(campaign, user)
-    _entry(campaign, media_id)
+    entry = _entry(campaign, media_id)
     now = clock.iso(clock.now())
     _require_open(campaign, now)
     is_cover = campaign.get("cover_media_id") == media_id
-    storage.remove_media(campaign["id"], media_id, now=now, is_cover=is_cover)
+    removed = audit.entry(user, "media_removed", f"campaign/{campaign['id']}/media/{media_id}", entry, None)
+    storage.remove_media(campaign["id"], media_id, now=now, is_cover=is_cover, audit=removed)
     for key in (published_key(campaign["id"], media_id), pending_key(campaign["id"], media_id)):
         _delete(key)
     return storage.get_campaign(campaign["id"])

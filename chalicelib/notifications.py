@@ -5,14 +5,24 @@ settlement, the campaign's closure or reminder flag), so a replay of a job sends
 twice. A stage without SENDER_EMAIL sends nothing.
 """
 
+import base64
+import binascii
+import hashlib
+import hmac
 import html
 import logging
+import re
+import secrets
 from string import Template
+from typing import Any
 
-from . import aws
+from botocore.exceptions import ClientError
+
+from . import aws, storage
 from .settings import get_settings
 
 logger = logging.getLogger("oze.notifications")
+URL = re.compile(r"https?://[^\s<]+")
 
 TEMPLATES = {
     "owner_succeeded": (
@@ -48,6 +58,13 @@ TEMPLATES = {
         "Bonjour $name,\n\nLa campagne « $title » n'a pas abouti : votre contribution de $amount "
         "ne sera pas prélevée.\n\nVoir la campagne : $link\n\nL'équipe Ozé du Département",
     ),
+    "campaign_news": (
+        "Du nouveau sur « $title » : $news_title",
+        "Bonjour $name,\n\nLa campagne « $title », que vous soutenez, publie une actualité.\n\n"
+        "$news_title\n\n$body\n\nVoir la campagne : $link\n\n"
+        "Vous ne souhaitez plus recevoir les actualités de cette campagne ? "
+        "Désabonnez-vous : $unsubscribe\n\nL'équipe Ozé du Département",
+    ),
 }
 
 
@@ -57,11 +74,16 @@ def euros(cents: int) -> str:
     return f"{whole:,}".replace(",", "\u202f") + f",{rest:02d}\u00a0€"
 
 
+def _linked(escaped: str) -> str:
+    """Addresses made clickable in an HTML paragraph (already escaped)."""
+    return URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+
+
 def render(template: str, **values: str) -> tuple[str, str, str]:
     """Subject, plain text and HTML of a mail."""
     subject, text = TEMPLATES[template]
     text = Template(text).substitute(values)
-    paragraphs = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in text.split("\n\n"))
+    paragraphs = "".join(f"<p>{_linked(html.escape(p)).replace(chr(10), '<br>')}</p>" for p in text.split("\n\n"))
     page = f'<!doctype html><html lang="fr"><body style="font-family:sans-serif">{paragraphs}</body></html>'
     return Template(subject).substitute(values), text, page
 
@@ -84,3 +106,83 @@ def send(template: str, to: str, **values: str) -> bool:
 
 def campaign_link(campaign_id: str) -> str:
     return f"{get_settings().site_url}/campagnes/{campaign_id}"
+
+
+# --- campaign news: to each contributor, with a signed unsubscribe link per campaign ------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unsubscribe_key() -> bytes:
+    secret = get_settings().unsubscribe_secret
+    return (secret or storage.signing_secret("unsubscribe", lambda: secrets.token_urlsafe(32))).encode()
+
+
+def _signature(key: bytes, contributor_id: str, campaign_id: str) -> bytes:
+    return hmac.new(key, f"{contributor_id}\0{campaign_id}".encode(), hashlib.sha256).digest()
+
+
+def unsubscribe_token(contributor_id: str, campaign_id: str, key: bytes | None = None) -> str:
+    signature = _signature(key or _unsubscribe_key(), contributor_id, campaign_id)
+    return f"{_b64(contributor_id.encode())}.{_b64(signature)}"
+
+
+def read_unsubscribe_token(token: str, campaign_id: str) -> str | None:
+    """The contributor a token was made for, if it was made by us for this campaign."""
+    encoded_id, _, signature = token.partition(".")
+    try:
+        contributor_id = base64.urlsafe_b64decode(encoded_id + "=" * (-len(encoded_id) % 4)).decode()
+        given = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if not contributor_id:
+        return None
+    expected = _signature(_unsubscribe_key(), contributor_id, campaign_id)
+    return contributor_id if hmac.compare_digest(given, expected) else None
+
+
+def unsubscribe_link(contributor_id: str, campaign_id: str, key: bytes | None = None) -> str:
+    token = unsubscribe_token(contributor_id, campaign_id, key)
+    return f"{get_settings().api_url}/campaigns/{campaign_id}/unsubscribe?token={token}"
+
+
+def _news_recipients(campaign_id: str):
+    """(contributor id, name, e-mail) of each distinct contributor with an active pledge
+    who did not unsubscribe; the newest pledge gives the address."""
+    skip = storage.unsubscribed(campaign_id)
+    cursor = None
+    while True:
+        page, cursor = storage.list_campaign_pledges(campaign_id, limit=100, cursor=cursor)
+        for pledge in page:
+            who = pledge["contributor_id"]
+            if who not in skip:
+                skip.add(who)
+                if pledge.get("contributor_email"):
+                    yield who, pledge["contributor_name"], pledge["contributor_email"]
+        if not cursor:
+            return
+
+
+def send_news(campaign: dict[str, Any], news: dict[str, Any]) -> int:
+    """Mail a news post to the campaign's contributors; answers how many were sent. A
+    failed mail is logged and does not stop the others."""
+    if not get_settings().sender_email:
+        return 0
+    sent, key = 0, _unsubscribe_key()
+    for contributor_id, name, email in _news_recipients(campaign["id"]):
+        try:
+            sent += send(
+                "campaign_news",
+                email,
+                name=name,
+                title=campaign["title"],
+                news_title=news["title"],
+                body=news["body"],
+                link=campaign_link(campaign["id"]),
+                unsubscribe=unsubscribe_link(contributor_id, campaign["id"], key),
+            )
+        except ClientError:
+            logger.exception("news mail not sent", extra={"campaign_id": campaign["id"], "news_id": news["id"]})
+    return sent

@@ -2,7 +2,8 @@
 
 A pledge costs one read (campaign, idempotency record and contributor marker in one
 BatchGetItem) and one write (a transaction of the pledge, its idempotency record, the
-campaign's total and reward stock, and the platform counters). The transaction's
+campaign's total and reward stock, the matching fund's reservation of its top-up when the
+campaign is matched (chalicelib/matching.py), and the platform counters). The transaction's
 conditions, not the read, are what guarantee that a campaign is live and a limited
 reward never oversold; the read only gives clear reasons for the common refusals.
 
@@ -17,14 +18,14 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from . import campaigns, clock, storage
+from . import campaigns, clock, matching, observability, storage
 from .errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from .identity import Identity
 from .models import PledgeCreate
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 KEY_PATTERN = re.compile(r"[\x20-\x7e]{1,255}")
-ATTEMPTS = 3
+ATTEMPTS = 4  # a matched pledge may read again twice for its top-up (matching.MATCH_ATTEMPTS)
 
 
 def _check_key(key: str | None) -> str:
@@ -52,6 +53,7 @@ def own_view(pledge: dict[str, Any]) -> dict[str, Any]:
         "contributor_name",
         "contributor_email",
         "campaign_title",
+        "cancellation_id",
         "reward_limited",
         "payment_token",
     )
@@ -101,14 +103,21 @@ def pledge(campaign_id: str, user: Identity, key: str | None, data: PledgeCreate
     body were already answered: the first answer is given again, nothing is written."""
     scope, fingerprint = _scope(user, _check_key(key)), _fingerprint(campaign_id, data)
     pledge_id = uuid.uuid4().hex
+    matching_refusals = 0
     for _ in range(ATTEMPTS):
         moment = clock.now()
         now = clock.iso(moment)
-        campaign, record, known_contributor = storage.read_pledge_context(campaign_id, user.sub, scope)
+        campaign, record, known_contributor, fund = storage.read_pledge_context(
+            campaign_id, user.sub, scope, matching.known_fund(campaign_id)
+        )
         if record and record["expires_at"] >= int(moment.timestamp()):
             answer = _replay(record, fingerprint)
             return answer, answer["id"] != pledge_id  # our own write, if a retry hid its answer
         reward = _check_pledgeable(campaign, campaign_id, user, data, now)
+        fund = matching.fund_for(campaign, fund)
+        top_up = matching.top_up(
+            campaign, fund, data.amount_cents, now, give_up=matching_refusals >= matching.MATCH_ATTEMPTS
+        )
         new = {
             **data.model_dump(exclude_none=True),
             "id": pledge_id,
@@ -120,6 +129,7 @@ def pledge(campaign_id: str, user: Identity, key: str | None, data: PledgeCreate
             "reward_limited": bool(reward and "quantity" in reward),
             "status": "active",
             "created_at": now,
+            **top_up.pledge_fields(),
         }
         answer = own_view(new)
         idempotency = {
@@ -130,9 +140,14 @@ def pledge(campaign_id: str, user: Identity, key: str | None, data: PledgeCreate
             "expires_at": int((moment + IDEMPOTENCY_TTL).timestamp()),
         }
         try:
-            storage.record_pledge(new, idempotency, new_contributor=not known_contributor, now=now)
+            storage.record_pledge(new, idempotency, new_contributor=not known_contributor, now=now, top_up=top_up)
+            observability.count(observability.PLEDGES)
+            observability.count(observability.PLEDGED_CENTS, data.amount_cents)
             return answer, False
         except storage.ConditionFailed as refused:
+            if refused.item == "fund" or (refused.item == "campaign" and top_up.cents):
+                matching_refusals += 1  # the fund or the campaign's match moved: read and compute again
+                continue
             if refused.item == "campaign":
                 raise _refusal(campaign_id, data.reward_id) from refused
             # The key was taken or the contributor's first pledge raced: read again.
@@ -146,12 +161,17 @@ def cancel(pledge_id: str, user: Identity) -> dict[str, Any]:
     if found["status"] != "active":
         raise Conflict("this pledge is already cancelled")
     now = clock.iso(clock.now())
+    cancellation_id = uuid.uuid4().hex
     try:
-        storage.cancel_pledge(found, now)
+        storage.cancel_pledge(found, now, cancellation_id)
     except storage.ConditionFailed as refused:
-        if refused.item == "pledge":
+        if refused.item != "pledge":
+            raise Conflict("the campaign has closed: its pledges can no longer be cancelled") from refused
+        again = storage.get_pledge(pledge_id)
+        if again.get("cancellation_id") != cancellation_id:
             raise Conflict("this pledge is already cancelled") from refused
-        raise Conflict("the campaign has closed: its pledges can no longer be cancelled") from refused
+        # Our own write, sent again by a retry after its answer was lost.
+    observability.count(observability.PLEDGES_CANCELLED)
     return own_view({**found, "status": "cancelled", "cancelled_at": now})
 
 

@@ -6,6 +6,7 @@ distinct environment, so a warm Lambda parses once.
 """
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -30,6 +31,10 @@ VARIABLES = {
     "COGNITO_USER_POOL_ID": "",
     "COGNITO_APP_CLIENT_ID": "",
     "AWS_REGION": "eu-west-3",
+    # The HTTP edge (chalicelib/http.py): web origins answered with CORS headers (exact
+    # scheme://host[:port], comma-separated; empty: none), and the largest request body.
+    "ALLOWED_ORIGINS": "",
+    "MAX_BODY_BYTES": str(64 * 1024),
     # Project media: accepted types per kind (see KNOWN_MEDIA_TYPES), sizes, count, expiries.
     "MEDIA_IMAGE_TYPES": "image/jpeg,image/png,image/webp",
     "MEDIA_VIDEO_TYPES": "video/mp4",
@@ -48,10 +53,16 @@ VARIABLES = {
     # E-mails (chalicelib/notifications.py); no sender, no mail.
     "SENDER_EMAIL": "",
     "SITE_URL": "http://localhost:3000",
+    # Unsubscribe links of news e-mails (chalicelib/updates.py): the API's public URL, and
+    # the key that signs them (empty: a key made once and kept in the table).
+    "API_URL": "http://127.0.0.1:8000",
+    "UNSUBSCRIBE_SECRET": "",
 }
 # Variables holding comma-separated lists, and the endings of those holding integers.
-LISTS = {"POSTCODE_PREFIXES", "CATEGORIES", "MEDIA_IMAGE_TYPES", "MEDIA_VIDEO_TYPES"}
+LISTS = {"POSTCODE_PREFIXES", "CATEGORIES", "MEDIA_IMAGE_TYPES", "MEDIA_VIDEO_TYPES", "ALLOWED_ORIGINS"}
 NUMBERS = ("_CENTS", "_DAYS", "_BYTES", "_COUNT", "_SECONDS", "_ATTEMPTS")
+# A web origin as browsers send it: no path, no trailing slash (which would never match).
+ORIGIN = re.compile(r"https?://[^/\s]+")
 # The types whose content chalicelib/media.py can recognise; a stage may allow fewer.
 KNOWN_MEDIA_TYPES = {"image": ("image/jpeg", "image/png", "image/webp"), "video": ("video/mp4",)}
 
@@ -93,6 +104,10 @@ class Settings:
     settlement_batch_count: int
     sender_email: str
     site_url: str
+    allowed_origins: tuple[str, ...]
+    max_body_bytes: int
+    api_url: str
+    unsubscribe_secret: str
 
     def media_types(self, kind: str) -> tuple[str, ...]:
         return self.media_image_types if kind == "image" else self.media_video_types
@@ -131,6 +146,9 @@ def _parse(values: tuple[tuple[str, str | None], ...]) -> Settings:
         raise ConfigurationError(
             f"stage {settings.stage!r} has DEV_JWT_SECRET set: dev tokens are for the local stage only"
         )
+    bad_origins = [origin for origin in settings.allowed_origins if not ORIGIN.fullmatch(origin)]
+    if bad_origins:
+        raise ConfigurationError(f"ALLOWED_ORIGINS: {', '.join(bad_origins)} is not scheme://host[:port]")
     for kind, known in KNOWN_MEDIA_TYPES.items():
         unknown = set(settings.media_types(kind)) - set(known)
         if unknown:

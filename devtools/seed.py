@@ -119,7 +119,8 @@ CAMPAIGNS = [
             "summary": "Un album enregistré avec des adolescents hospitalisés à Saint-Lô.",
             "description": (
                 "Musicien intervenant à l'hôpital, Yannick Hervé a écrit avec les adolescents "
-                "du service de pédiatrie les chansons de leur séjour. La collecte paie le studio, le pressage du disque et un concert de sortie."
+                "du service de pédiatrie les chansons de leur séjour. "
+                "La collecte paie le studio, le pressage du disque et un concert de sortie."
             ),
             "category": "culture",
             "postcode": "50000",
@@ -141,6 +142,19 @@ CAMPAIGNS = [
         "approved_days_ago": 33,
         "raised_cents": 167000,
         "pledges": 30,
+        "matched": True,  # by the département's demo fund (DEMO_FUND)
+        "news": [
+            {
+                "title": "Les premières prises au studio",
+                "body": "Les jeunes ont enregistré trois chansons cette semaine. Merci de rendre cela possible !",
+                "backers_only": False,
+            },
+            {
+                "title": "Une maquette en avant-première",
+                "body": "Pour vous seuls, contributeurs : la maquette de « Rythme » sera en écoute au concert.",
+                "backers_only": True,
+            },
+        ],
     },
 ]
 
@@ -155,6 +169,36 @@ SUBMITTED = {
     "funding_model": "keep_it_all",
     "duration_days": 30,
 }
+
+
+# The département's matching fund (chalicelib/matching.py): 1 € for 1 €, 50 € per pledge
+# and 500 € per campaign at most, for culture and social projects.
+DEMO_FUND = {
+    "name": "Fonds d'abondement 2026",
+    "decision_ref": "délibération CD-2026-045",
+    "budget_cents": 5_000_000,
+    "match_percent": 100,
+    "cap_per_pledge_cents": 5_000,
+    "cap_per_campaign_cents": 50_000,
+    "categories": ["culture", "social"],
+}
+
+
+def _demo_fund(moderator, now):
+    from chalicelib import matching
+    from chalicelib.models import FundCreate
+    from chalicelib.settings import get_settings
+
+    body = {**DEMO_FUND, "opens_at": now - timedelta(days=90), "closes_at": now + timedelta(days=275)}
+    data = FundCreate.model_validate(body, context={"settings": get_settings()})
+    return _at(now - timedelta(days=90), matching.create_fund, moderator, data)
+
+
+def _match(campaign_id, fund, moderator, moment):
+    from chalicelib import matching
+    from chalicelib.models import MatchingRequest
+
+    _at(moment, matching.attach, campaign_id, moderator, MatchingRequest(fund_id=fund["id"]))
 
 
 def _amounts(total: int, count: int, rng: random.Random) -> list[int]:
@@ -179,15 +223,16 @@ def _at(moment, action, *args):
 
 
 def seed() -> None:
-    from chalicelib import campaigns, clock, finalisation, pledges
+    from chalicelib import campaigns, clock, finalisation, pledges, updates
     from chalicelib.identity import Identity
-    from chalicelib.models import CampaignCreate, PledgeCreate, RewardCreate
+    from chalicelib.models import CampaignCreate, NewsCreate, PledgeCreate, RewardCreate
     from chalicelib.settings import get_settings
 
     context = {"settings": get_settings()}
     moderator = Identity("moderatrice-manche", "claire@manche.fr", "Claire Moderatrice", frozenset({"moderators"}))
     now = clock.now()
     rng = random.Random(50)
+    fund = _demo_fund(moderator, now)
     for spec in CAMPAIGNS:
         sub, name = spec["owner"]
         owner = Identity(sub, f"{sub}@exemple.fr", name)
@@ -208,6 +253,8 @@ def seed() -> None:
             )
         _at(start - timedelta(days=2), campaigns.submit, campaign["id"], owner)
         live = _at(start, campaigns.approve, campaign["id"], moderator)
+        if spec.get("matched"):
+            _match(campaign["id"], fund, moderator, start)
         running = min(now, clock.parse(live["ends_at"])) - start
         rewards = sorted(live["rewards"].values(), key=lambda r: -r["min_amount_cents"])
         for n, amount in enumerate(_amounts(spec["raised_cents"], spec["pledges"], rng)):
@@ -234,6 +281,9 @@ def seed() -> None:
                 context=context,
             )
             _at(moment, pledges.pledge, campaign["id"], who, str(uuid.uuid4()), body)
+        for n, news in enumerate(spec.get("news", ())):
+            post = NewsCreate.model_validate(news, context=context)
+            _at(start + running * (n + 1) / 3, updates.post, campaign["id"], owner, post)
         print(f"  {live['title']}: {spec['raised_cents'] // 100} € de {spec['pledges']} contributions")
     submitted_owner = Identity("asso-provinces", "contact@provinces.example", "Association des Provinces")
     draft = campaigns.create(submitted_owner, CampaignCreate.model_validate(SUBMITTED, context=context))

@@ -176,7 +176,18 @@ def api_server(api_emulator):
     )
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "devtools.chalice_local", "--stage", STAGE, "--no-autoreload", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "devtools.chalice_local",
+            "--stage",
+            STAGE,
+            "--no-autoreload",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -201,7 +212,9 @@ def http_call(method: str, url: str, body=None, headers=None):
     import urllib.request
 
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:
             status, answer_headers, raw = answer.status, dict(answer.headers), answer.read()

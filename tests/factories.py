@@ -32,7 +32,9 @@ def live_campaign(client, owner="porteur", rewards=(), **overrides):
     for reward in rewards:
         answer = client.http.post(f"/campaigns/{campaign_id}/rewards", headers=headers, body=json.dumps(reward))
         assert answer.status_code == 201, answer.body
-        reward_ids[reward["title"]] = next(r["id"] for r in answer.json_body["rewards"] if r["title"] == reward["title"])
+        reward_ids[reward["title"]] = next(
+            r["id"] for r in answer.json_body["rewards"] if r["title"] == reward["title"]
+        )
     assert client.http.post(f"/campaigns/{campaign_id}/submit", headers=headers).status_code == 200
     approved = client.http.post(f"/campaigns/{campaign_id}/approve", headers=MODERATOR)
     assert approved.status_code == 200, approved.body

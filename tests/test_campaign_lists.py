@@ -204,13 +204,14 @@ def test_most_funded_lists_by_amount_raised_and_shows_overfunding(client):
 
 @pytest.fixture
 def seven_live(client, clock_at):
-    """Seven live campaigns with distinct launch times and deadlines, four of them culture."""
+    """Seven live campaigns launched a day apart, with deadlines in another order, four of
+    them culture; none has raised anything yet (ties on the most_funded key)."""
     made = []
-    for n in range(7):
+    for n, days in enumerate((30, 50, 20, 60, 10, 40, 25)):
         clock_at(f"2026-05-0{n + 1}T10:00:00Z")
         category = "culture" if n % 2 == 0 else "social"
-        made.append(launch(client, title=f"Projet n°{n + 1}", category=category, duration_days=60 - 7 * n))
-    clock_at("2026-05-20T10:00:00Z")
+        made.append(launch(client, title=f"Projet n°{n + 1}", category=category, duration_days=days))
+    clock_at("2026-05-08T10:00:00Z")
     return made
 
 
@@ -221,6 +222,10 @@ def test_the_cursor_walks_every_campaign_exactly_once(client, seven_live, sort):
     pages = walk(client, "/campaigns", sort=sort, limit=3)
 
     assert sorted(whole) == sorted(ids(seven_live))
+    if sort == "ending_soon":
+        assert [c["title"] for c in public(client, sort=sort, limit=100)["items"]][:3] == [
+            "Projet n°5", "Projet n°3", "Projet n°1",
+        ]  # fmt: skip
     assert [len(page) for page in pages] == [3, 3, 1]
     assert [item for page in pages for item in page] == whole
 
@@ -233,12 +238,6 @@ def test_the_cursor_walks_a_filtered_list_exactly_once(client, seven_live):
     walked = [item for page in pages for item in page]
     assert walked == culture[::-1]  # newest first
     assert all(len(page) <= 2 for page in pages)
-
-
-def test_a_cursor_keeps_its_list_when_the_filters_are_the_same(client, seven_live):
-    first = public(client, limit=2)
-    second = public(client, limit=2, cursor=first["next_cursor"])
-    assert ids(first["items"]) + ids(second["items"]) == ids(public(client, limit=4)["items"])
 
 
 # --- /me/campaigns and the moderation queue --------------------------------------------------
@@ -311,6 +310,8 @@ def test_stats_follow_every_transition(client):
         "success_rate_percent": None,
         "total_raised_cents": 0,
         "contributors": 0,
+        "by_category": {},
+        "by_commune": {},
     }
     a, b, c = (create_draft(client, title=t)["id"] for t in ("Projet A", "Projet B", "Projet C"))
     assert by_status(client) == {"draft": 3}

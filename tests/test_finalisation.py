@@ -2,7 +2,7 @@
 is collected or released once, each mail goes once — across reruns, crashes and queues."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -36,7 +36,10 @@ def pledges_of(campaign_id):
 def backed(client, goal_cents=100000, amounts=(60000, 50000), **campaign):
     campaign_id, _ = live_campaign(client, goal_cents=goal_cents, **campaign)
     for n, amount in enumerate(amounts):
-        assert pledge(client, campaign_id, contributor=f"c{n}", name=f"Contributeur {n}", amount_cents=amount).status_code == 201
+        assert (
+            pledge(client, campaign_id, contributor=f"c{n}", name=f"Contributeur {n}", amount_cents=amount).status_code
+            == 201
+        )
     return campaign_id
 
 
@@ -52,12 +55,12 @@ def test_a_campaign_closes_one_second_after_its_deadline_not_before(client):
 def test_deadline_across_the_autumn_clock_change(client, monkeypatch):
     """Approved on 20 October 2026 for 10 days: ends on 30 October at 23:59:59 in Paris,
     which is 22:59:59Z after the change of 25 October (23:59:59 CEST would be 21:59:59Z)."""
-    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 10, 20, 10, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 10, 20, 10, 0, tzinfo=UTC))
     campaign_id, _ = live_campaign(client, duration_days=10)
     ends_at = deadline(client, campaign_id)
-    assert ends_at == datetime(2026, 10, 30, 22, 59, 59, tzinfo=timezone.utc)
-    assert finalisation.run(datetime(2026, 10, 30, 22, 59, 59, tzinfo=timezone.utc))["closed"] == []
-    assert finalisation.run(datetime(2026, 10, 30, 23, 0, 0, tzinfo=timezone.utc))["closed"] == [campaign_id]
+    assert ends_at == datetime(2026, 10, 30, 22, 59, 59, tzinfo=UTC)
+    assert finalisation.run(datetime(2026, 10, 30, 22, 59, 59, tzinfo=UTC))["closed"] == []
+    assert finalisation.run(datetime(2026, 10, 30, 23, 0, 0, tzinfo=UTC))["closed"] == [campaign_id]
 
 
 @pytest.mark.parametrize(
@@ -132,7 +135,9 @@ def test_a_crash_half_way_is_finished_by_the_rerun_without_touching_settled_pled
     settled_before = {p["id"]: p["settled_at"] for p in pledges_of(campaign_id) if p.get("settlement")}
     assert len(settled_before) == 4
 
-    monkeypatch.setattr(payments.SandboxProvider, "collect", lambda self, p: collected.append(p["id"]) or real_collect(self, p))
+    monkeypatch.setattr(
+        payments.SandboxProvider, "collect", lambda self, p: collected.append(p["id"]) or real_collect(self, p)
+    )
     finalisation.run(after + timedelta(minutes=11))  # the stalled settlement is handed on again
     pledges = pledges_of(campaign_id)
     assert [p["settlement"] for p in pledges] == ["collected"] * 7

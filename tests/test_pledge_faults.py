@@ -9,6 +9,7 @@ from botocore.exceptions import ReadTimeoutError
 from moto.core.botocore_stubber import MockRawResponse
 
 from chalicelib import aws, storage
+from tests.conftest import bearer
 from tests.factories import live_campaign, pledge
 
 TRANSACT = "before-send.dynamodb.TransactWriteItems"
@@ -28,8 +29,8 @@ def faults():
     calls = []
 
     def inject(request, **_):
-        if b"IDEMPOTENCY#" not in request.body:
-            return None  # not a pledge
+        if not any(marker in request.body for marker in (b"IDEMPOTENCY#", b":cid")):
+            return None  # neither a pledge nor a cancellation
         calls.append(request)
         if planned:
             return planned.pop(0)(request)
@@ -56,7 +57,10 @@ def test_transaction_conflicts_are_retried_into_one_pledge(client, faults):
     campaign_id, _ = live_campaign(client)
     planned, calls = faults
     conflict = lambda request: error_answer(  # noqa: E731
-        request, "TransactionCanceledException", "conflict", ["None", "None", "TransactionConflict", "None", "None", "None"]
+        request,
+        "TransactionCanceledException",
+        "conflict",
+        ["None", "None", "TransactionConflict", "None", "None", "None"],
     )
     planned += [conflict, conflict]
     answer = pledge(client, campaign_id, amount_cents=2500)
@@ -113,3 +117,22 @@ def test_a_write_whose_answer_is_lost_is_not_doubled(client, faults):
     assert replay.headers["Idempotent-Replayed"] == "true"
     assert replay.json_body["id"] == answer.json_body["id"]
     assert totals(client, campaign_id) == (2500, 1, 1)
+
+
+def test_a_cancellation_whose_answer_is_lost_is_answered_once_as_done(client, faults):
+    """botocore sends the committed cancellation again; its condition now fails, and the
+    cancellation id on the pledge shows it was this request's own."""
+    campaign_id, _ = live_campaign(client)
+    made = pledge(client, campaign_id, amount_cents=2500).json_body
+    planned, calls = faults
+
+    def commit_then_time_out(request):
+        aws.boto3.client("dynamodb").transact_write_items(**json.loads(request.body))
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    planned.append(commit_then_time_out)
+    cancelled = client.http.post(f"/pledges/{made['id']}/cancel", headers=bearer("contributrice"))
+    assert cancelled.status_code == 200
+    assert cancelled.json_body["status"] == "cancelled"
+    assert totals(client, campaign_id) == (0, 0, 0)
+    assert client.http.post(f"/pledges/{made['id']}/cancel", headers=bearer("contributrice")).status_code == 409

@@ -58,7 +58,12 @@ def test_200_pledges_racing_for_10_units_sell_exactly_10(api):
     url = f"{api}/campaigns/{campaign_id}/pledges"
     results = in_parallel(
         [
-            lambda n=n: http_call("POST", url, {"amount_cents": 2000 + n, "reward_id": reward_id}, auth(f"c{n}", **{"Idempotency-Key": "k"}))
+            lambda n=n: http_call(
+                "POST",
+                url,
+                {"amount_cents": 2000 + n, "reward_id": reward_id},
+                auth(f"c{n}", **{"Idempotency-Key": "k"}),
+            )
             for n in range(200)
         ]
     )
@@ -91,7 +96,12 @@ def test_pledges_racing_cancellations_keep_totals_equal_to_active_pledges(api):
     url = f"{api}/campaigns/{campaign_id}/pledges"
     first = in_parallel(
         [
-            lambda n=n: http_call("POST", url, {"amount_cents": 1000 + n, "reward_id": reward_id}, auth(f"a{n}", **{"Idempotency-Key": "1"}))
+            lambda n=n: http_call(
+                "POST",
+                url,
+                {"amount_cents": 1000 + n, "reward_id": reward_id},
+                auth(f"a{n}", **{"Idempotency-Key": "1"}),
+            )
             for n in range(40)
         ]
     )
@@ -102,7 +112,9 @@ def test_pledges_racing_cancellations_keep_totals_equal_to_active_pledges(api):
         for n, pledge_id in made[:20]
     ]
     more = [
-        lambda n=n: http_call("POST", url, {"amount_cents": 1500, "reward_id": reward_id}, auth(f"b{n}", **{"Idempotency-Key": "1"}))
+        lambda n=n: http_call(
+            "POST", url, {"amount_cents": 1500, "reward_id": reward_id}, auth(f"b{n}", **{"Idempotency-Key": "1"})
+        )
         for n in range(30)
     ]
     mixed = [call for pair in zip(cancels + [None] * 10, more, strict=True) for call in pair if call]

@@ -9,7 +9,12 @@ from chalicelib import clock
 from tests.conftest import bearer
 from tests.factories import MODERATOR, campaign_body, live_campaign, pledge
 
-WORKSHOP = {"title": "Atelier tricot", "description": "Deux heures à la boutique", "min_amount_cents": 3000, "quantity": 2}
+WORKSHOP = {
+    "title": "Atelier tricot",
+    "description": "Deux heures à la boutique",
+    "min_amount_cents": 3000,
+    "quantity": 2,
+}
 THANKS = {"title": "Merci sur l'album", "min_amount_cents": 1000}
 
 
@@ -19,7 +24,9 @@ def campaign(client, campaign_id):
 
 def test_a_pledge_is_counted_in_the_campaign_and_the_reward_stock(client):
     campaign_id, rewards = live_campaign(client, rewards=[WORKSHOP])
-    answer = pledge(client, campaign_id, amount_cents=4500, reward_id=rewards["Atelier tricot"], message="Bravo à toute l'équipe !")
+    answer = pledge(
+        client, campaign_id, amount_cents=4500, reward_id=rewards["Atelier tricot"], message="Bravo à toute l'équipe !"
+    )
     assert answer.status_code == 201
     assert answer.json_body["amount_cents"] == 4500
     assert answer.json_body["status"] == "active"
@@ -108,7 +115,9 @@ def test_sold_out_reward_is_409(client):
     campaign_id, rewards = live_campaign(client, rewards=[WORKSHOP])
     reward_id = rewards["Atelier tricot"]
     for n in range(2):
-        assert pledge(client, campaign_id, contributor=f"c{n}", amount_cents=3000, reward_id=reward_id).status_code == 201
+        assert (
+            pledge(client, campaign_id, contributor=f"c{n}", amount_cents=3000, reward_id=reward_id).status_code == 201
+        )
     sold_out = pledge(client, campaign_id, contributor="c3", amount_cents=3000, reward_id=reward_id)
     assert sold_out.status_code == 409
     assert "épuisé" in sold_out.json_body["detail"] or "sold out" in sold_out.json_body["detail"]
@@ -151,7 +160,9 @@ def test_bad_pledges_are_422_and_write_nothing(client, body, field):
 def test_reward_of_another_campaign_is_refused(client):
     _, rewards = live_campaign(client, rewards=[THANKS])
     other_id, _ = live_campaign(client, owner="autre-porteur")
-    _refused(client, pledge(client, other_id, amount_cents=2000, reward_id=rewards["Merci sur l'album"]), 422, "reward_id")
+    _refused(
+        client, pledge(client, other_id, amount_cents=2000, reward_id=rewards["Merci sur l'album"]), 422, "reward_id"
+    )
 
 
 @pytest.mark.parametrize("key", [None, "", "x" * 256, "clé-accentuée", "tab\there"])
@@ -160,7 +171,9 @@ def test_idempotency_key_is_required_and_printable(client, key):
     headers = bearer("contributrice")
     if key is not None:
         headers["Idempotency-Key"] = key
-    answer = client.http.post(f"/campaigns/{campaign_id}/pledges", headers=headers, body=json.dumps({"amount_cents": 2000}))
+    answer = client.http.post(
+        f"/campaigns/{campaign_id}/pledges", headers=headers, body=json.dumps({"amount_cents": 2000})
+    )
     _refused(client, answer, 400, "Idempotency-Key")
     assert campaign(client, campaign_id)["raised_cents"] == 0
 

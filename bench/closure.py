@@ -1,0 +1,448 @@
+"""Deadline closure and settlement at scale (issue 4): DynamoDB requests per settled pledge,
+requests spent finding the due campaigns, and wall time.
+
+    .venv/bin/python -m bench.closure [--due 1000] [--pledges 50] [--total 10000] [--quick]
+
+Two runs, each on a fresh in-process moto (with bench/moto_speed.py: same answers, less
+of moto's own slowness): `due` campaigns of `pledges` pledges each, all due; then `total`
+campaigns of which `due` are due. The data are made through chalicelib (campaigns.create,
+submit, approve and pledges.pledge under a fixed clock): the items and counters are those
+the API writes, without the HTTP layer. The measured part is one `finalisation.run(now)`
+with SETTLEMENT_QUEUE_URL empty, so that settlement runs inline in this process (in AWS
+each campaign is an SQS message to the `settle` function; the requests are the same, plus
+one SendMessage and one heartbeat UpdateItem per campaign).
+"""
+
+import argparse
+import copy
+import logging
+import math
+import sys
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench import moto_speed, requests
+
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # campaigns approved then
+DUE_DAYS, LATER_DAYS = 30, 60  # due campaigns run 30 days, the others 60
+RUN_AT = START + timedelta(days=DUE_DAYS + 1)  # after the first deadlines, 4 weeks before the others
+CONTRIBUTORS = 5000  # people pledging (each pledges on several campaigns)
+FIRST_NAMES = ("Léa", "Théo", "Chloé", "Maël", "Zoé", "Noé", "Inès", "Gaël", "Anaïs", "Loïc")
+LAST_NAMES = ("Lefèvre", "Hervé", "Guérin", "Lemaître", "Lécuyer", "Barré", "Desprès", "Lenoël")
+
+
+# --- what counts -------------------------------------------------------------------------
+
+
+def classify(operation: str, params: dict[str, Any]) -> str:
+    """Label of one DynamoDB call: the operation and the kind of item (CAMPAIGN, PLEDGE…) or
+    the index queried. The payment provider's own state (the sandbox keeps it in our table,
+    a real provider would not) is labelled apart, to be excluded."""
+    if operation == "Query":
+        return f"Query {params.get('IndexName', 'table')}"
+    key = params.get("Key") or params.get("Item") or {}
+    kind = key.get("pk", {}).get("S", "").split("#", 1)[0]
+    label = f"{operation} {kind}".strip()
+    return f"provider {label}" if kind == "PAYMENT" else label
+
+
+def is_provider(label: str) -> bool:
+    return label.startswith("provider ")
+
+
+PHASES = ("close_due", "remind_owners", "dispatch_settlements")  # finalisation.run's steps
+
+
+@dataclass
+class Phases:
+    """Requests by phase of finalisation.run: each phase is a difference of the running tally."""
+
+    dynamodb: Counter[str]
+    mails: Counter[str]
+    by_phase: dict[str, Counter[str]] = field(default_factory=dict)
+    originals: dict[str, Any] = field(default_factory=dict)
+
+    def wrap(self, module, name: str) -> None:
+        real = self.originals[name] = getattr(module, name)
+
+        def measured(*args, **kwargs):
+            before = self.dynamodb.copy()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                self.by_phase[name] = self.dynamodb - before
+
+        setattr(module, name, measured)
+
+    def unwrap(self, module) -> None:
+        for name, real in self.originals.items():
+            setattr(module, name, real)
+
+
+# --- the data ------------------------------------------------------------------------------
+
+
+@dataclass
+class Data:
+    due: list[str]
+    later: list[str]
+    pledges: int
+    seconds: float  # to make them
+
+
+def _at(moment: datetime) -> None:
+    from chalicelib import clock
+
+    clock.now = lambda: moment
+
+
+def _person(n: int, kind: str):
+    from chalicelib.identity import Identity
+
+    name = f"{FIRST_NAMES[n % len(FIRST_NAMES)]} {LAST_NAMES[n // len(FIRST_NAMES) % len(LAST_NAMES)]}"
+    return Identity(sub=f"{kind}-{n}", email=f"{kind}-{n}@exemple.fr", name=name)
+
+
+def _campaign(n: int, days: int, succeeds: bool) -> str:
+    from chalicelib import campaigns
+    from chalicelib.identity import Identity
+    from chalicelib.models import CampaignCreate
+    from chalicelib.settings import get_settings
+
+    settings = get_settings()
+    body = {
+        "title": f"Atelier partagé numéro {n}",
+        "summary": "Un lieu ouvert aux habitants pour réparer, créer et apprendre ensemble.",
+        "description": "Des outils, des bénévoles et des ateliers chaque semaine à Coutances.",
+        "category": "social",
+        "postcode": "50200",
+        "commune": "Coutances",
+        # all or nothing: the smallest goal is reached by a few pledges, the largest never
+        "goal_cents": settings.goal_min_cents if succeeds else settings.goal_max_cents,
+        "duration_days": days,
+    }
+    owner = _person(n, "porteur")
+    moderator = Identity(sub="moderatrice", name="Claire Moderatrice", groups=frozenset({"moderators"}))
+    campaign = campaigns.create(owner, CampaignCreate.model_validate(body, context={"settings": settings}))
+    campaigns.submit(campaign["id"], owner)
+    campaigns.approve(campaign["id"], moderator)
+    return campaign["id"]
+
+
+def _pledges(campaign_id: str, count: int, first: int) -> None:
+    from chalicelib import pledges
+    from chalicelib.models import PledgeCreate
+    from chalicelib.settings import get_settings
+
+    context = {"settings": get_settings()}
+    for k in range(first, first + count):
+        body = {"amount_cents": 1000 + 500 * (k % 9), "anonymous": k % 5 == 0}
+        data = PledgeCreate.model_validate(body, context=context)
+        pledges.pledge(campaign_id, _person(k % CONTRIBUTORS, "contributeur"), f"bench-{k}", data)
+
+
+def _progress(text: str) -> None:
+    print(f"  … {text}", file=sys.stderr, flush=True)
+
+
+def due_campaigns(count: int, per_campaign: int) -> Data:
+    """`count` campaigns ending before RUN_AT (one in four short of its goal), each with
+    `per_campaign` pledges made on its first day, by people who pledge on several."""
+    started = time.monotonic()
+    _at(START)
+    ids = [_campaign(n, DUE_DAYS, succeeds=n % 4 != 3) for n in range(count)]
+    _at(START + timedelta(hours=2))
+    for n, campaign_id in enumerate(ids):
+        _pledges(campaign_id, per_campaign, n * per_campaign)
+        if n % 100 == 99:
+            _progress(f"{(n + 1) * per_campaign:,} pledges made, {time.monotonic() - started:.0f} s")
+    return Data(ids, [], count * per_campaign, time.monotonic() - started)
+
+
+def later_campaigns(data: Data, count: int) -> Data:
+    """`data` and `count` more live campaigns ending 4 weeks after RUN_AT, without pledges
+    (closure reads no pledge of a campaign that is not due)."""
+    started = time.monotonic()
+    _at(START)
+    ids = [_campaign(len(data.due) + n, LATER_DAYS, succeeds=True) for n in range(count)]
+    return Data(data.due, ids, data.pledges, data.seconds + time.monotonic() - started)
+
+
+class Snapshot:
+    """The stage's table as it is, to run closure again on the same data."""
+
+    def __init__(self):
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+
+        self.backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][requests.STAGE_ENV["AWS_DEFAULT_REGION"]]
+        self.name = requests.STAGE_ENV["TABLE_NAME"]
+        self.table = copy.deepcopy(self.backend.tables[self.name])
+
+    def restore(self) -> None:
+        self.backend.tables[self.name] = self.table
+
+
+# --- the measure ---------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    name: str
+    data: Data
+    report: dict[str, Any]
+    phases: Phases
+    seconds: float
+    settled: Counter[str]
+
+    @property
+    def settled_pledges(self) -> int:
+        return sum(n for state, n in self.settled.items() if state != "none")
+
+
+def _settlements(campaign_ids: list[str]) -> Counter[str]:
+    from chalicelib import storage
+
+    states: Counter[str] = Counter()
+    for campaign_id in campaign_ids:
+        cursor = None
+        while True:
+            items, cursor = storage.list_campaign_pledges(campaign_id, limit=100, cursor=cursor)
+            states.update(p.get("settlement", "none") for p in items)
+            if not cursor:
+                break
+    return states
+
+
+def count_run(now: datetime) -> tuple[dict[str, Any], Phases, float]:
+    """finalisation.run(now), its requests by phase (DynamoDB by `classify`, SES by
+    operation) and its wall time."""
+    from chalicelib import finalisation
+
+    with requests.counting(classify) as dynamodb, requests.counting(service="ses") as mails:
+        phases = Phases(dynamodb, mails)
+        for phase in PHASES:
+            phases.wrap(finalisation, phase)
+        try:
+            started = time.monotonic()
+            report = finalisation.run(now)
+            return report, phases, time.monotonic() - started
+        finally:
+            phases.unwrap(finalisation)
+
+
+def measure(name: str, data: Data) -> Figures:
+    _progress(f"{name}: finalisation.run")
+    _at(RUN_AT)
+    report, phases, seconds = count_run(RUN_AT)
+    _progress(f"{name}: {seconds:.0f} s")
+    return Figures(name, data, report, phases, seconds, _settlements(data.due))
+
+
+def run(due: int, per_campaign: int, total: int, only: str | None = None) -> list[Figures]:
+    """The two measures, on one generation of the due campaigns: the second starts from a
+    copy of the table taken before the first."""
+    from chalicelib import clock
+
+    quiet_moto()
+    real_now = clock.now
+    figures = []
+    try:
+        with moto_speed.faster_moto(), requests.emulated_aws():
+            data = due_campaigns(due, per_campaign)
+            snapshot = Snapshot() if only is None and total > due else None
+            if only != "mixed":
+                figures.append(measure(f"{due:,} due campaigns of {per_campaign} pledges", data))
+            if only != "due" and total > due:
+                if snapshot:
+                    snapshot.restore()
+                data = later_campaigns(data, total - due)
+                name = f"{total:,} campaigns of which {due:,} due ({per_campaign} pledges each)"
+                figures.append(measure(name, data))
+    finally:
+        clock.now = real_now
+    return figures
+
+
+# --- the report --------------------------------------------------------------------------
+
+
+def _ops(counter: Counter[str]) -> str:
+    return ", ".join(f"{label} ×{n}" for label, n in sorted(counter.items(), key=lambda item: -item[1]))
+
+
+def _split(counter: Counter[str], queries: bool) -> Counter[str]:
+    return Counter({k: n for k, n in counter.items() if k.startswith("Query by_status") == queries})
+
+
+def steps(phases: Phases) -> dict[str, Counter[str]]:
+    """Requests of a run by step, provider excluded: finalisation.run's phases, each split
+    into finding campaigns (Queries of the by_status index) and the work on them."""
+    ours = {
+        phase: Counter({k: n for k, n in ops.items() if not is_provider(k)}) for phase, ops in phases.by_phase.items()
+    }
+    return {
+        "finding due campaigns": _split(ours["close_due"], True),
+        "closing them": _split(ours["close_due"], False),
+        "reminders": ours["remind_owners"],
+        "finding settling campaigns": _split(ours["dispatch_settlements"], True),
+        "settlement": _split(ours["dispatch_settlements"], False),
+    }
+
+
+def per_pledge(f: Figures) -> tuple[float, float]:
+    """Requests per settled pledge (provider and mail excluded): whole run, settlement alone."""
+    by_step = steps(f.phases)
+    total = sum(sum(c.values()) for c in by_step.values())
+    return total / f.settled_pledges, sum(by_step["settlement"].values()) / f.settled_pledges
+
+
+def report(f: Figures) -> str:
+    d = f.data
+    campaigns = len(d.due) + len(d.later)
+    settled = ", ".join(f"{n:,} {state}" for state, n in sorted(f.settled.items()))
+    lines = [
+        f"{f.name}: {campaigns:,} campaigns, {len(d.due):,} due, {d.pledges:,} pledges",
+        f"  data made through chalicelib in {d.seconds:.0f} s (not part of the measure)",
+        f"  finalisation.run: {len(f.report['closed']):,} closed, {len(f.report['reminded'])} reminded, "
+        f"{len(f.report['dispatched']):,} settled inline; pledges: {settled}",
+        "  DynamoDB requests (the payment provider's own and mails excluded):",
+    ]
+    for step, ops in steps(f.phases).items():
+        lines.append(f"    {step:<27} {sum(ops.values()):>7,}  {_ops(ops)}")
+    whole, settlement = per_pledge(f)
+    verdict = "met" if whole <= GOAL else "NOT met"
+    total = sum(sum(ops.values()) for ops in steps(f.phases).values())
+    lines.append(f"    {'total':<27} {total:>7,}")
+    lines.append(
+        f"  per settled pledge: {whole:.3f} for the whole run, {settlement:.3f} for settlement alone "
+        f"(goal ≤ {GOAL}: {verdict})"
+    )
+    provider = Counter({k: n for ops in f.phases.by_phase.values() for k, n in ops.items() if is_provider(k)})
+    lines.append(f"  excluded: {_ops(provider)}; SES {_ops(f.phases.mails)}")
+    lines.append(
+        f"  wall time of the run: {f.seconds:.0f} s, {1000 * f.seconds / max(f.settled_pledges, 1):.1f} ms per "
+        "settled pledge (in-process moto: the emulator's time, not DynamoDB's)"
+    )
+    return "\n".join(lines)
+
+
+# --- the capacity plan -----------------------------------------------------------------------
+
+GOAL = 1.05
+DYNAMODB_MS = (5, 10)  # assumed latency of one DynamoDB request from Lambda, same region
+SES_MS = (30, 80)  # assumed latency of one SES SendEmail call
+SES_RATE = 14  # SES's default sending quota out of the sandbox, mails per second per account
+PROVIDER_MS = 400  # assumed latency of a real payment provider's capture (an HTTPS call)
+MARGIN = 0.8  # share of the timeout a batch may use (checkpoint, cold start, slow calls)
+
+
+def settle_timeouts() -> dict[str, int]:
+    stages = requests.CONFIG["stages"]
+    return {
+        stage: conf.get("lambda_functions", {}).get("settle", {}).get("lambda_timeout", conf.get("lambda_timeout", 60))
+        for stage, conf in stages.items()
+        if "lambda_timeout" in conf or "lambda_functions" in conf
+    }
+
+
+def capacity(f: Figures) -> str:
+    from chalicelib.settings import VARIABLES
+
+    budget = int(VARIABLES["SETTLEMENT_BATCH_COUNT"])
+    timeouts = settle_timeouts()
+    timeout = min(timeouts.values())
+    settlement = steps(f.phases)["settlement"]
+    n = f.settled_pledges
+    ours = sum(settlement.values()) / n
+    provider = sum(v for ops in f.phases.by_phase.values() for k, v in ops.items() if is_provider(k)) / n
+    mails = sum(f.phases.mails.values()) / n
+    usable = MARGIN * timeout
+    lines = [
+        f"Capacity plan: pledges one `settle` invocation settles within its timeout ({timeout} s in "
+        f"{', '.join(f'{s} {t} s' for s, t in timeouts.items())}; {MARGIN:.0%} of it usable = {usable:.0f} s). "
+        f"SETTLEMENT_BATCH_COUNT = {budget}.",
+        f"  measured per settled pledge: {ours:.3f} DynamoDB requests of ours, {provider:.2f} of the sandbox "
+        f"provider, {mails:.2f} SES SendEmail; in-process moto {1000 * f.seconds / n:.1f} ms per pledge",
+        f"  assumed: DynamoDB {DYNAMODB_MS[0]}–{DYNAMODB_MS[1]} ms per request from Lambda, SES "
+        f"{SES_MS[0]}–{SES_MS[1]} ms per SendEmail, calls made one after another",
+    ]
+    cases = [
+        ("sandbox provider, fast calls", (ours + provider) * DYNAMODB_MS[0] + mails * SES_MS[0]),
+        ("sandbox provider, slow calls", (ours + provider) * DYNAMODB_MS[1] + mails * SES_MS[1]),
+        (
+            f"real provider ({PROVIDER_MS} ms per capture), slow calls",
+            ours * DYNAMODB_MS[1] + PROVIDER_MS + mails * SES_MS[1],
+        ),
+    ]
+    for name, ms in cases:
+        fits = math.floor(usable * 1000 / ms)
+        verdict = "fits" if budget <= fits else "does NOT fit"
+        lines.append(
+            f"    {name:<44} {ms:>6.0f} ms per pledge -> {fits:>6,} pledges per invocation; "
+            f"{budget} take {budget * ms / 1000:>4.0f} s: {verdict}"
+        )
+    floor_s = budget * mails / SES_RATE
+    lines.append(
+        f"  SES sending quota ({SES_RATE} mails/s per account by default): {budget} mails take at least "
+        f"{floor_s:.0f} s in one invocation alone; settle functions running side by side share the quota."
+    )
+    return "\n".join(lines)
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def quiet_moto() -> None:
+    # moto warns about each template resource it cannot emulate (Cognito, alarms…).
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="moto")
+
+
+def full_report(figures: list[Figures]) -> str:
+    lines = [
+        "Deadline closure and settlement: one finalisation.run(now) on in-process moto (bench/moto_speed.py),",
+        "SETTLEMENT_QUEUE_URL empty so that settlement runs inline, in this process; campaigns not due have",
+        "no pledges (closure never reads them). Requests counted with botocore events on the app's clients.",
+    ]
+    for f in figures:
+        lines += ["", report(f)]
+    if len(figures) == 2:
+        from chalicelib import finalisation
+
+        a, b = (sum(steps(f.phases)["finding due campaigns"].values()) for f in figures)
+        due = len(figures[0].data.due)
+        bound = due // finalisation.PAGE + 1  # a Query per page of due campaigns, and one that finds no more
+        verdict = (
+            "does not grow with the campaigns not due" if max(a, b) <= bound else "GROWS with the campaigns not due"
+        )
+        lines += [
+            "",
+            f"Finding due campaigns: {a} Queries with no other live campaign, {b} with "
+            f"{len(figures[1].data.later):,} others; at most {bound} for {due:,} due campaigns in pages of "
+            f"{finalisation.PAGE} (the last page is empty when the due ones fill the one before and later "
+            f"campaigns follow in the index): {verdict}.",
+        ]
+    lines += ["", capacity(figures[0])]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--due", type=int, default=1000, help="campaigns due for closure")
+    parser.add_argument("--pledges", type=int, default=50, help="pledges per due campaign")
+    parser.add_argument("--total", type=int, default=10000, help="campaigns of the second run, due ones included")
+    parser.add_argument("--quick", action="store_true", help="a small run: 100 due of 20 pledges, 1,000 in all")
+    parser.add_argument("--only", choices=("due", "mixed"), help="one of the two runs")
+    args = parser.parse_args()
+    if args.quick:
+        args.due, args.pledges, args.total = 100, 20, 1000
+    print(full_report(run(args.due, args.pledges, args.total, args.only)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

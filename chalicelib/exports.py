@@ -1,0 +1,183 @@
+"""What the département publishes and hands its accountant about closed campaigns.
+
+- The accountant's export (moderators): one line per campaign closed between two days
+  (succeeded, failed or cancelled), with a totals line; JSON, or CSV made for a French
+  spreadsheet: UTF-8 with a BOM, `;` between cells, euro amounts with a decimal comma
+  next to the same amounts in integer cents, dates as dd/mm/yyyy.
+- Open data (anyone): the same campaigns with nothing personal (no owner, contributor or
+  free text), under the Licence Ouverte / Open Licence 2.0 of Etalab.
+
+Both read the by_closure index: closed campaigns stay in it for good.
+"""
+
+import csv
+import io
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from . import clock, storage
+from .errors import Forbidden
+from .identity import Identity
+from .settings import get_settings
+
+PAGE = 100
+CSV = "text/csv; charset=utf-8"
+EARLIEST, LATEST = "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z"
+LICENCE = {
+    "name": "Licence Ouverte / Open Licence version 2.0 (Etalab)",
+    "url": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/",
+}
+OUTCOMES_FR = {"succeeded": "réussie", "failed": "non financée", "cancelled": "annulée"}
+# (heading, field of a line, how the cell shows it)
+AMOUNTS = (
+    ("Objectif", "goal_cents"),
+    ("Montant participatif", "crowd_cents"),
+    ("Montant prélevé", "collected_cents"),
+    ("Abondement", "matched_cents"),
+)
+TOTALLED = ("goal_cents", "crowd_cents", "collected_cents", "matched_cents", "contributors", "pledges")
+# A cell starting with one of these is a formula to a spreadsheet: shown as text instead.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _pages(fetch):
+    cursor = None
+    while True:
+        items, cursor = fetch(cursor)
+        yield from items
+        if not cursor:
+            return
+
+
+def _bounds(start: date | None, end: date | None) -> tuple[str, str]:
+    """Closure days in the stage's time zone, inclusive, as UTC times."""
+    zone = ZoneInfo(get_settings().timezone)
+    since = clock.iso(datetime.combine(start, time.min, zone)) if start else EARLIEST
+    if not end:
+        return since, LATEST
+    return since, clock.iso(datetime.combine(end + timedelta(days=1), time.min, zone) - timedelta(seconds=1))
+
+
+def _matching(campaign: dict[str, Any], funds: dict[str, dict[str, Any] | None]) -> tuple[int, str | None, str | None]:
+    """Matched cents, fund id and fund name (funds: a cache of those read)."""
+    fund_id = campaign.get("matching_fund_id")
+    if fund_id and fund_id not in funds:
+        funds[fund_id] = storage.get_fund(fund_id)
+    name = (funds.get(fund_id) or {}).get("name") if fund_id else None
+    return campaign.get("matched_cents", 0), fund_id, name
+
+
+def _line(campaign: dict[str, Any], funds: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    """A campaign's line; its pledges give the distinct contributors and what was collected.
+    A matched campaign's raised_cents is crowd + matched (storage, matching funds)."""
+    contributors, pledges, collected = set(), 0, 0
+    for pledge in _pages(lambda cursor: storage.list_campaign_pledges(campaign["id"], limit=PAGE, cursor=cursor)):
+        contributors.add(pledge["contributor_id"])
+        pledges += 1
+        if pledge.get("settlement") == "collected":
+            collected += pledge["amount_cents"]
+    matched, fund_id, fund_name = _matching(campaign, funds)
+    return {
+        "campaign_id": campaign["id"],
+        "title": campaign["title"],
+        "owner_name": campaign["owner_name"],
+        "commune": campaign["commune"],
+        "postcode": campaign["postcode"],
+        "category": campaign["category"],
+        "goal_cents": campaign["goal_cents"],
+        "crowd_cents": campaign["raised_cents"] - matched,
+        "collected_cents": collected,
+        "matched_cents": matched,
+        "matching_fund_id": fund_id,
+        "matching_fund_name": fund_name,
+        "contributors": len(contributors),
+        "pledges": pledges,
+        "outcome": campaign["status"],
+        "closed_at": campaign["closed_at"],
+    }
+
+
+def closed_campaigns(viewer: Identity, start: date | None, end: date | None) -> dict[str, Any]:
+    """The export as data: lines in closure order, and their totals."""
+    if not viewer.is_moderator:
+        raise Forbidden("only moderators may export the closed campaigns")
+    since, until = _bounds(start, end)
+    closed = _pages(lambda cursor: storage.list_closed(since=since, until=until, limit=PAGE, cursor=cursor))
+    funds: dict[str, dict[str, Any] | None] = {}
+    lines = [_line(campaign, funds) for campaign in closed]
+    totals = {"campaigns": len(lines), **{name: sum(line[name] for line in lines) for name in TOTALLED}}
+    return {"from_date": start, "to_date": end, "items": lines, "totals": totals}
+
+
+def _euros(cents: int) -> str:
+    """5000,00: a number to a French spreadsheet (no thousands separator to misread)."""
+    sign = "-" if cents < 0 else ""
+    whole, rest = divmod(abs(cents), 100)
+    return f"{sign}{whole},{rest:02d}"
+
+
+def _text(value: str | None) -> str:
+    value = value or ""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def _day(moment: str) -> str:
+    return clock.parse(moment).astimezone(ZoneInfo(get_settings().timezone)).strftime("%d/%m/%Y")
+
+
+def _row(line: dict[str, Any]) -> list[Any]:
+    amounts = [cell for _, name in AMOUNTS for cell in (_euros(line[name]), line[name])]
+    texts = [_text(line[name]) for name in ("campaign_id", "title", "owner_name", "commune", "postcode", "category")]
+    return [
+        *texts,
+        *amounts,
+        _text(line["matching_fund_name"] or line["matching_fund_id"]),
+        line["contributors"],
+        line["pledges"],
+        OUTCOMES_FR[line["outcome"]],
+        _day(line["closed_at"]),
+    ]
+
+
+def as_csv(export: dict[str, Any]) -> str:
+    headings = ["Campagne", "Titre", "Porteur", "Commune", "Code postal", "Catégorie"]
+    headings += [cell for label, _ in AMOUNTS for cell in (f"{label} (€)", f"{label} (centimes)")]
+    headings += ["Fonds d'abondement", "Contributeurs", "Contributions", "Issue", "Date de clôture"]
+    totals = export["totals"]
+    total_row = ["TOTAL", f"{totals['campaigns']} campagnes", "", "", "", ""]
+    total_row += [cell for _, name in AMOUNTS for cell in (_euros(totals[name]), totals[name])]
+    total_row += ["", totals["contributors"], totals["pledges"], "", ""]
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(headings)
+    writer.writerows(_row(line) for line in export["items"])
+    writer.writerow(total_row)
+    return "\ufeff" + out.getvalue()
+
+
+def csv_filename(start: date | None, end: date | None) -> str:
+    return f"oze-campagnes-cloturees_{start or 'debut'}_{end or 'fin'}.csv"
+
+
+def open_data(*, limit: int, cursor: str | None) -> dict[str, Any]:
+    """Closed campaigns, most recently closed first, with nothing that names a person."""
+    items, next_cursor = storage.list_closed(
+        since=EARLIEST, until=LATEST, limit=limit, cursor=cursor, newest_first=True
+    )
+    fields = ("id", "title", "category", "commune", "postcode", "funding_model", "goal_cents", "raised_cents")
+    campaigns = [
+        {
+            **{name: c[name] for name in fields},
+            "crowd_cents": c["raised_cents"] - c.get("matched_cents", 0),
+            "matched_cents": c.get("matched_cents", 0),
+            "pledge_count": c["pledge_count"],
+            "outcome": c["status"],
+            "launched_at": c.get("launched_at"),
+            "ends_at": c.get("ends_at"),
+            "closed_at": c["closed_at"],
+        }
+        for c in items
+    ]
+    producer = f"Ozé – {get_settings().territory_name}"
+    return {"licence": LICENCE, "producer": producer, "items": campaigns, "next_cursor": next_cursor}
