@@ -185,11 +185,12 @@ def report(result: ColdStart) -> str:
             f"{result.ratio(variant):>8.2f}{app.cpu_median * 1000:>8.0f}ms{floor.cpu_median * 1000:>9.0f}ms"
             f"{result.ratio(variant, 'cpu'):>8.2f}"
         )
-    shipped = result.ratio("source", "cpu")
+    shipped = result.ratio("compiled", "cpu")
     verdict = "met" if shipped <= GOAL_RATIO else "NOT met"
     lines += [
-        f"  goal: ratio <= {GOAL_RATIO} for the package as shipped (source, CPU): {shipped:.2f}, {verdict}",
-        "  (source: project code compiled at import, as `chalice package` ships it; compiled: .pyc shipped too.",
+        f"  goal: ratio <= {GOAL_RATIO} for the package as shipped (compiled, CPU): {shipped:.2f}, {verdict}",
+        "  (compiled: .pyc shipped, as `make package` does (devtools/package.py); source: compiled at import,",
+        "  as a plain `chalice package` would ship it.",
         "  The goal is judged on CPU time: an import is CPU-bound, and on a shared machine the wall clock",
         f"  also counts waiting for a core. Load average during the run: {result.load}.)",
     ]
