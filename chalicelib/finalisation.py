@@ -97,46 +97,59 @@ def _mail_owner(template: str, campaign: dict[str, Any]) -> None:
     )
 
 
-def _settle_pledge(pledge: dict[str, Any], campaign: dict[str, Any], collect: bool, now: str) -> bool:
-    """Collect or release one pledge; True when it waits for another payment attempt."""
+def _outcome(pledge: dict[str, Any], collect: bool, now: str) -> dict[str, Any] | None:
+    """Ask the provider to collect or release one pledge; answers the settlement fields to
+    record, or None when the pledge is done (settled, or failed for the last time)."""
     attempts = pledge.get("payment_attempts", 0)
     if pledge.get("settlement") in ("collected", "released"):
-        return False
+        return None
     if pledge.get("settlement") == "payment_failed" and attempts >= get_settings().payment_max_attempts:
-        return False  # reported when it failed for the last time
+        return None  # reported when it failed for the last time
     provider = payments.provider()
     result = provider.collect(pledge) if collect else provider.release(pledge)
     if result.ok:
         state = "collected" if collect else "released"
-        fields = {"settlement": state, "settled_at": now, "payment_attempts": attempts + collect}
-        if storage.record_settlement(pledge, fields):
-            notifications.send(
-                f"pledge_{state}",
-                pledge.get("contributor_email", ""),
-                name=pledge["contributor_name"],
-                title=campaign["title"],
-                amount=notifications.euros(pledge["amount_cents"]),
-                link=notifications.campaign_link(campaign["id"]),
-            )
-        return False
-    tried = attempts + 1
-    fields = {
+        return {"settlement": state, "settled_at": now, "payment_attempts": attempts + collect}
+    return {
         "settlement": "payment_failed",
         "settlement_reason": result.reason,
-        "payment_attempts": tried,
+        "payment_attempts": attempts + 1,
         "settled_at": now,
     }
-    if not storage.record_settlement(pledge, fields):
-        return False  # another run got there first
+
+
+def _after_move(pledge: dict[str, Any], fields: dict[str, Any], campaign: dict[str, Any]) -> bool:
+    """What the one run that moved a pledge does next: its mail, or the report of a failed
+    payment. True when the pledge waits for another payment attempt."""
+    state = fields["settlement"]
+    if state != "payment_failed":
+        notifications.send(
+            f"pledge_{state}",
+            pledge.get("contributor_email", ""),
+            name=pledge["contributor_name"],
+            title=campaign["title"],
+            amount=notifications.euros(pledge["amount_cents"]),
+            link=notifications.campaign_link(campaign["id"]),
+        )
+        return False
     observability.count(observability.PAYMENT_FAILURES)
-    if tried >= get_settings().payment_max_attempts:
+    if fields["payment_attempts"] >= get_settings().payment_max_attempts:
         observability.count(observability.PAYMENTS_ABANDONED)
         logger.error(
             "payment failed for good",
-            extra={"pledge_id": pledge["id"], "campaign_id": campaign["id"], "reason": result.reason},
+            extra={"pledge_id": pledge["id"], "campaign_id": campaign["id"], "reason": fields["settlement_reason"]},
         )
         return False
     return True
+
+
+def _settle_page(page: list[dict[str, Any]], campaign: dict[str, Any], collect: bool, now: str) -> int:
+    """The provider for each pledge of a page, then all their outcomes in one write; answers
+    how many wait for another payment attempt. A crash before the write only means asking
+    the (idempotent) provider again on the rerun."""
+    outcomes = [(pledge, fields) for pledge in page if (fields := _outcome(pledge, collect, now))]
+    moved = storage.record_settlements(outcomes)
+    return sum(_after_move(p, fields, campaign) for (p, fields), ok in zip(outcomes, moved, strict=True) if ok)
 
 
 def settle(campaign_id: str, now: datetime, budget: int | None = None) -> bool:
@@ -156,7 +169,7 @@ def settle(campaign_id: str, now: datetime, budget: int | None = None) -> bool:
     handled = 0
     while handled < budget:
         page, cursor = storage.list_campaign_pledges(campaign_id, limit=min(PAGE, budget - handled), cursor=cursor)
-        retry_pending += sum(_settle_pledge(pledge, campaign, collect, stamp) for pledge in page)
+        retry_pending += _settle_page(page, campaign, collect, stamp)
         handled += len(page)
         if cursor:
             storage.save_settlement_progress(campaign_id, cursor, retry_pending, stamp)

@@ -1055,26 +1055,49 @@ def finish_settlement(campaign_id: str, now: str) -> bool:
     )
 
 
-def record_settlement(pledge: dict[str, Any], fields: dict[str, Any]) -> bool:
-    """Write a pledge's settlement outcome unless another run already settled it for
-    good: only a pledge with no settlement, or with the failed attempt this run saw, moves.
-    True when this call moved it."""
+def _settlement_update(pledge: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """A pledge's settlement outcome, unless another run already settled it for good: only
+    a pledge with no settlement, or with the failed attempt this run saw, moves."""
     expression, names, values = _update_expression(fields, [], {})
     values[":failed"] = "payment_failed"
     values[":seen"] = pledge.get("payment_attempts", 0)
-    return conditional_update(
-        {
-            "TableName": _table(),
-            "Key": _to_ddb(_pledge_key(pledge["id"])),
-            "UpdateExpression": expression,
-            "ConditionExpression": (
-                "attribute_not_exists(settlement) OR "
-                "(settlement = :failed AND (attribute_not_exists(payment_attempts) OR payment_attempts = :seen))"
-            ),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": _to_ddb(values),
-        }
-    )
+    return {
+        "TableName": _table(),
+        "Key": _to_ddb(_pledge_key(pledge["id"])),
+        "UpdateExpression": expression,
+        "ConditionExpression": (
+            "attribute_not_exists(settlement) OR "
+            "(settlement = :failed AND (attribute_not_exists(payment_attempts) OR payment_attempts = :seen))"
+        ),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": _to_ddb(values),
+    }
+
+
+def record_settlement(pledge: dict[str, Any], fields: dict[str, Any]) -> bool:
+    """Write a pledge's settlement outcome; True when this call moved it."""
+    return conditional_update(_settlement_update(pledge, fields))
+
+
+SETTLEMENTS_PER_TRANSACTION = 100  # DynamoDB's limit of items in one TransactWriteItems
+
+
+def record_settlements(outcomes: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[bool]:
+    """Write pledges' outcomes, one transaction per 100 instead of one request each. If a
+    condition fails (another run moved one of them), the transaction writes nothing and
+    its pledges are written one by one. Answers which moved, in order."""
+    moved: list[bool] = []
+    for start in range(0, len(outcomes), SETTLEMENTS_PER_TRANSACTION):
+        batch = outcomes[start : start + SETTLEMENTS_PER_TRANSACTION]
+        if len(batch) > 1:
+            try:
+                transact([({"Update": _settlement_update(p, f)}, p["id"]) for p, f in batch], "a pledge moved")
+                moved += [True] * len(batch)
+                continue
+            except ConditionFailed:
+                pass
+        moved += [record_settlement(p, f) for p, f in batch]
+    return moved
 
 
 def _payment_key(pledge_id: str) -> dict[str, str]:

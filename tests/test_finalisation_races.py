@@ -20,22 +20,21 @@ def test_racing_closure_runs_close_once_settle_once_and_mail_once(server_client,
 
     lock = threading.Lock()
     mails, moves = [], []
-    real_send, real_record = notifications.send, storage.record_settlement
+    real_send, real_record = notifications.send, storage.record_settlements
 
     def counted_send(template, to, **values):
         with lock:
             mails.append((template, to))
         return real_send(template, to, **values)
 
-    def counted_record(p, fields):
-        moved = real_record(p, fields)
-        if moved:
-            with lock:
-                moves.append(p["id"])
+    def counted_record(outcomes):
+        moved = real_record(outcomes)
+        with lock:
+            moves.extend(p["id"] for (p, _), ok in zip(outcomes, moved, strict=True) if ok)
         return moved
 
     monkeypatch.setattr(notifications, "send", counted_send)
-    monkeypatch.setattr(storage, "record_settlement", counted_record)
+    monkeypatch.setattr(storage, "record_settlements", counted_record)
     with ThreadPoolExecutor(6) as pool:
         reports = list(pool.map(lambda _: finalisation.run(after), range(6)))
 
