@@ -17,43 +17,10 @@ from chalicelib import (
     updates,
 )
 from chalicelib.http import Api, Call, Reply
-from chalicelib.models import (
-    AuditPage,
-    AuditQuery,
-    BackerPage,
-    Campaign,
-    CampaignCreate,
-    CampaignPage,
-    CampaignPatch,
-    CampaignQuery,
-    ClosedCampaignsExport,
-    Erasure,
-    ExportQuery,
-    FundCreate,
-    FundFields,
-    MatchingFund,
-    MatchingFundPage,
-    MatchingRequest,
-    MediaRequest,
-    MediaUpload,
-    MyData,
-    MyPledgePage,
-    News,
-    NewsCreate,
-    NewsPage,
-    OpenDataPage,
-    PageQuery,
-    Pledge,
-    PledgeCreate,
-    Rejection,
-    RewardCreate,
-    RewardPatch,
-    Stats,
-    UnsubscribeQuery,
-)
 from chalicelib.settings import get_settings, wiring
 
 app = Chalice(app_name="oze")
+# Routes name their models "area.Name" of chalicelib/models/<area>.py, loaded by their first call.
 api = Api(app)
 
 if "STAGE" in os.environ:
@@ -67,7 +34,7 @@ def _page(items, cursor, viewer=None):
 # --- campaigns ---------------------------------------------------------------------------
 
 
-@api.route("/campaigns", "GET", query=CampaignQuery, response=CampaignPage)
+@api.route("/campaigns", "GET", query="campaigns.CampaignQuery", response="campaigns.CampaignPage")
 def list_campaigns(call: Call):
     q = call.query
     items, cursor = campaigns.list_public(
@@ -76,32 +43,49 @@ def list_campaigns(call: Call):
     return _page(items, cursor)
 
 
-@api.route("/campaigns", "POST", auth="user", body=CampaignCreate, response=Campaign, status=201)
+@api.route(
+    "/campaigns", "POST", auth="user", body="campaigns.CampaignCreate", response="campaigns.Campaign", status=201
+)
 def create_campaign(call: Call):
     return campaigns.public_view(campaigns.create(call.user, call.body), call.user)
 
 
-@api.route("/campaigns/{campaign_id}", "GET", auth="optional", response=Campaign)
+@api.route("/campaigns/{campaign_id}", "GET", auth="optional", response="campaigns.Campaign")
 def get_campaign(call: Call, campaign_id: str):
     return campaigns.public_view(campaigns.get(campaign_id, call.user), call.user)
 
 
-@api.route("/campaigns/{campaign_id}", "PATCH", auth="user", body=CampaignPatch, response=Campaign)
+@api.route(
+    "/campaigns/{campaign_id}", "PATCH", auth="user", body="campaigns.CampaignPatch", response="campaigns.Campaign"
+)
 def edit_campaign(call: Call, campaign_id: str):
     return campaigns.public_view(campaigns.edit(campaign_id, call.user, call.body), call.user)
 
 
-@api.route("/campaigns/{campaign_id}/rewards", "POST", auth="user", body=RewardCreate, response=Campaign, status=201)
+@api.route(
+    "/campaigns/{campaign_id}/rewards",
+    "POST",
+    auth="user",
+    body="campaigns.RewardCreate",
+    response="campaigns.Campaign",
+    status=201,
+)
 def add_reward(call: Call, campaign_id: str):
     return campaigns.public_view(campaigns.add_reward(campaign_id, call.user, call.body), call.user)
 
 
-@api.route("/campaigns/{campaign_id}/rewards/{reward_id}", "PATCH", auth="user", body=RewardPatch, response=Campaign)
+@api.route(
+    "/campaigns/{campaign_id}/rewards/{reward_id}",
+    "PATCH",
+    auth="user",
+    body="campaigns.RewardPatch",
+    response="campaigns.Campaign",
+)
 def edit_reward(call: Call, campaign_id: str, reward_id: str):
     return campaigns.public_view(campaigns.edit_reward(campaign_id, reward_id, call.user, call.body), call.user)
 
 
-@api.route("/campaigns/{campaign_id}/rewards/{reward_id}", "DELETE", auth="user", response=Campaign)
+@api.route("/campaigns/{campaign_id}/rewards/{reward_id}", "DELETE", auth="user", response="campaigns.Campaign")
 def delete_reward(call: Call, campaign_id: str, reward_id: str):
     return campaigns.public_view(campaigns.delete_reward(campaign_id, reward_id, call.user), call.user)
 
@@ -109,18 +93,25 @@ def delete_reward(call: Call, campaign_id: str, reward_id: str):
 # --- media: uploaded straight to S3, then checked -----------------------------------------
 
 
-@api.route("/campaigns/{campaign_id}/media", "POST", auth="user", body=MediaRequest, response=MediaUpload, status=201)
+@api.route(
+    "/campaigns/{campaign_id}/media",
+    "POST",
+    auth="user",
+    body="media.MediaRequest",
+    response="media.MediaUpload",
+    status=201,
+)
 def request_media_upload(call: Call, campaign_id: str):
     return media.request_upload(campaigns.get(campaign_id, call.user), call.user, call.body)
 
 
-@api.route("/campaigns/{campaign_id}/media/{media_id}/complete", "POST", auth="user", response=Campaign)
+@api.route("/campaigns/{campaign_id}/media/{media_id}/complete", "POST", auth="user", response="campaigns.Campaign")
 def complete_media(call: Call, campaign_id: str, media_id: str):
     campaign = media.complete(campaigns.get(campaign_id, call.user), call.user, media_id)
     return campaigns.public_view(campaign, call.user)
 
 
-@api.route("/campaigns/{campaign_id}/media/{media_id}", "DELETE", auth="user", response=Campaign)
+@api.route("/campaigns/{campaign_id}/media/{media_id}", "DELETE", auth="user", response="campaigns.Campaign")
 def remove_media(call: Call, campaign_id: str, media_id: str):
     return campaigns.public_view(media.remove(campaigns.get(campaign_id, call.user), call.user, media_id), call.user)
 
@@ -131,37 +122,43 @@ def media_uploaded(event):
     return media.on_object_created(event.detail)
 
 
-@api.route("/campaigns/{campaign_id}/submit", "POST", auth="user", response=Campaign)
+@api.route("/campaigns/{campaign_id}/submit", "POST", auth="user", response="campaigns.Campaign")
 def submit_campaign(call: Call, campaign_id: str):
     return campaigns.public_view(campaigns.submit(campaign_id, call.user), call.user)
 
 
-@api.route("/campaigns/{campaign_id}/approve", "POST", auth="moderator", response=Campaign)
+@api.route("/campaigns/{campaign_id}/approve", "POST", auth="moderator", response="campaigns.Campaign")
 def approve_campaign(call: Call, campaign_id: str):
     return campaigns.public_view(campaigns.approve(campaign_id, call.user), call.user)
 
 
-@api.route("/campaigns/{campaign_id}/reject", "POST", auth="moderator", body=Rejection, response=Campaign)
+@api.route(
+    "/campaigns/{campaign_id}/reject",
+    "POST",
+    auth="moderator",
+    body="campaigns.Rejection",
+    response="campaigns.Campaign",
+)
 def reject_campaign(call: Call, campaign_id: str):
     return campaigns.public_view(campaigns.reject(campaign_id, call.user, call.body.reason), call.user)
 
 
-@api.route("/campaigns/{campaign_id}/cancel", "POST", auth="user", response=Campaign)
+@api.route("/campaigns/{campaign_id}/cancel", "POST", auth="user", response="campaigns.Campaign")
 def cancel_campaign(call: Call, campaign_id: str):
     return campaigns.public_view(campaigns.cancel(campaign_id, call.user), call.user)
 
 
-@api.route("/me/campaigns", "GET", auth="user", query=PageQuery, response=CampaignPage)
+@api.route("/me/campaigns", "GET", auth="user", query="base.PageQuery", response="campaigns.CampaignPage")
 def my_campaigns(call: Call):
     return _page(*campaigns.list_mine(call.user, limit=call.query.limit, cursor=call.query.cursor), call.user)
 
 
-@api.route("/moderation/queue", "GET", auth="moderator", query=PageQuery, response=CampaignPage)
+@api.route("/moderation/queue", "GET", auth="moderator", query="base.PageQuery", response="campaigns.CampaignPage")
 def moderation_queue(call: Call):
     return _page(*campaigns.moderation_queue(call.user, limit=call.query.limit, cursor=call.query.cursor), call.user)
 
 
-@api.route("/stats", "GET", response=Stats)
+@api.route("/stats", "GET", response="campaigns.Stats")
 def platform_stats(call: Call):
     return campaigns.stats()
 
@@ -173,8 +170,8 @@ def platform_stats(call: Call):
     "/campaigns/{campaign_id}/pledges",
     "POST",
     auth="user",
-    body=PledgeCreate,
-    response=Pledge,
+    body="pledges.PledgeCreate",
+    response="pledges.Pledge",
     status=201,
     idempotent=True,
 )
@@ -183,18 +180,20 @@ def make_pledge(call: Call, campaign_id: str):
     return Reply(answer, 201, {"Idempotent-Replayed": "true"} if replayed else {})
 
 
-@api.route("/campaigns/{campaign_id}/pledges", "GET", auth="optional", query=PageQuery, response=BackerPage)
+@api.route(
+    "/campaigns/{campaign_id}/pledges", "GET", auth="optional", query="base.PageQuery", response="pledges.BackerPage"
+)
 def list_backers(call: Call, campaign_id: str):
     items, cursor = pledges.backers(campaign_id, call.user, limit=call.query.limit, cursor=call.query.cursor)
     return {"items": items, "next_cursor": cursor}
 
 
-@api.route("/pledges/{pledge_id}/cancel", "POST", auth="user", response=Pledge)
+@api.route("/pledges/{pledge_id}/cancel", "POST", auth="user", response="pledges.Pledge")
 def cancel_pledge(call: Call, pledge_id: str):
     return pledges.cancel(pledge_id, call.user)
 
 
-@api.route("/me/pledges", "GET", auth="user", query=PageQuery, response=MyPledgePage)
+@api.route("/me/pledges", "GET", auth="user", query="base.PageQuery", response="pledges.MyPledgePage")
 def my_pledges(call: Call):
     items, cursor = pledges.mine(call.user, limit=call.query.limit, cursor=call.query.cursor)
     return {"items": items, "next_cursor": cursor}
@@ -203,26 +202,35 @@ def my_pledges(call: Call):
 # --- public accountability: news, audit trail, exports, open data, personal data ----------
 
 
-@api.route("/campaigns/{campaign_id}/updates", "POST", auth="user", body=NewsCreate, response=News, status=201)
+@api.route(
+    "/campaigns/{campaign_id}/updates",
+    "POST",
+    auth="user",
+    body="updates.NewsCreate",
+    response="updates.News",
+    status=201,
+)
 def post_news(call: Call, campaign_id: str):
     """Post a news item on one's live or ended campaign; its contributors get it by e-mail."""
     return updates.post(campaign_id, call.user, call.body)
 
 
-@api.route("/campaigns/{campaign_id}/updates", "GET", auth="optional", query=PageQuery, response=NewsPage)
+@api.route(
+    "/campaigns/{campaign_id}/updates", "GET", auth="optional", query="base.PageQuery", response="updates.NewsPage"
+)
 def list_news(call: Call, campaign_id: str):
     """A campaign's news, newest first (those for backers only: to its owner, moderators and contributors)."""
     items, cursor = updates.news(campaign_id, call.user, limit=call.query.limit, cursor=call.query.cursor)
     return {"items": items, "next_cursor": cursor}
 
 
-@api.route("/campaigns/{campaign_id}/unsubscribe", "GET", query=UnsubscribeQuery, produces=("text/html",))
+@api.route("/campaigns/{campaign_id}/unsubscribe", "GET", query="updates.UnsubscribeQuery", produces=("text/html",))
 def unsubscribe_from_news(call: Call, campaign_id: str):
     """Unsubscribe from a campaign's news: the link of its e-mails, answered with a page."""
     return Reply(updates.unsubscribe(campaign_id, call.query.token), content_type="text/html; charset=utf-8")
 
 
-@api.route("/audit", "GET", auth="moderator", query=AuditQuery, response=AuditPage)
+@api.route("/audit", "GET", auth="moderator", query="audit.AuditQuery", response="audit.AuditPage")
 def audit_trail(call: Call):
     """The audit trail, newest first, optionally of one campaign."""
     q = call.query
@@ -234,8 +242,8 @@ def audit_trail(call: Call):
     "/exports/closed-campaigns",
     "GET",
     auth="moderator",
-    query=ExportQuery,
-    response=ClosedCampaignsExport,
+    query="exports.ExportQuery",
+    response="exports.ClosedCampaignsExport",
     produces=("text/csv", "application/json"),
 )
 def export_closed_campaigns(call: Call):
@@ -248,19 +256,19 @@ def export_closed_campaigns(call: Call):
     return Reply(exports.as_csv(export), headers={"Content-Disposition": disposition}, content_type=exports.CSV)
 
 
-@api.route("/open-data/campaigns", "GET", query=PageQuery, response=OpenDataPage)
+@api.route("/open-data/campaigns", "GET", query="base.PageQuery", response="exports.OpenDataPage")
 def open_data_campaigns(call: Call):
     """Closed campaigns as open data (Licence Ouverte 2.0), without personal data."""
     return exports.open_data(limit=call.query.limit, cursor=call.query.cursor)
 
 
-@api.route("/me/data", "GET", auth="user", response=MyData)
+@api.route("/me/data", "GET", auth="user", response="privacy.MyData")
 def my_data(call: Call):
     """Every personal datum held about the caller (GDPR access)."""
     return privacy.my_data(call.user)
 
 
-@api.route("/me", "DELETE", auth="user", response=Erasure)
+@api.route("/me", "DELETE", auth="user", response="privacy.Erasure")
 def erase_me(call: Call):
     """Erase the caller's identity from their campaigns and pledges; amounts stay (GDPR erasure)."""
     return privacy.erase(call.user)
@@ -269,23 +277,38 @@ def erase_me(call: Call):
 # --- matching funds (abondement) --------------------------------------------------------------
 
 
-@api.route("/matching-funds", "POST", auth="moderator", body=FundCreate, response=MatchingFund, status=201)
+@api.route(
+    "/matching-funds",
+    "POST",
+    auth="moderator",
+    body="matching.FundCreate",
+    response="matching.MatchingFund",
+    status=201,
+)
 def create_matching_fund(call: Call):
     return matching.create_fund(call.user, call.body)
 
 
-@api.route("/matching-funds", "GET", query=PageQuery, response=MatchingFundPage)
+@api.route("/matching-funds", "GET", query="base.PageQuery", response="matching.MatchingFundPage")
 def list_matching_funds(call: Call):
     items, cursor = matching.list_funds(limit=call.query.limit, cursor=call.query.cursor)
     return {"items": items, "next_cursor": cursor}
 
 
-@api.route("/matching-funds/{fund_id}", "PATCH", auth="moderator", body=FundFields, response=MatchingFund)
+@api.route(
+    "/matching-funds/{fund_id}", "PATCH", auth="moderator", body="matching.FundFields", response="matching.MatchingFund"
+)
 def edit_matching_fund(call: Call, fund_id: str):
     return matching.edit_fund(fund_id, call.user, call.body)
 
 
-@api.route("/campaigns/{campaign_id}/matching", "POST", auth="moderator", body=MatchingRequest, response=Campaign)
+@api.route(
+    "/campaigns/{campaign_id}/matching",
+    "POST",
+    auth="moderator",
+    body="matching.MatchingRequest",
+    response="campaigns.Campaign",
+)
 def attach_matching_fund(call: Call, campaign_id: str):
     return campaigns.public_view(matching.attach(campaign_id, call.user, call.body), call.user)
 

@@ -110,7 +110,7 @@ def _person(n: int, kind: str):
 def _campaign(n: int, days: int, succeeds: bool) -> str:
     from chalicelib import campaigns
     from chalicelib.identity import Identity
-    from chalicelib.models import CampaignCreate
+    from chalicelib.models.campaigns import CampaignCreate
     from chalicelib.settings import get_settings
 
     settings = get_settings()
@@ -135,7 +135,7 @@ def _campaign(n: int, days: int, succeeds: bool) -> str:
 
 def _pledges(campaign_id: str, count: int, first: int) -> None:
     from chalicelib import pledges
-    from chalicelib.models import PledgeCreate
+    from chalicelib.models.pledges import PledgeCreate
     from chalicelib.settings import get_settings
 
     context = {"settings": get_settings()}

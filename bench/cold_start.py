@@ -1,11 +1,12 @@
 """Cold import of `app`, as Lambda does it (a fresh interpreter, `import app`), against
 the floor of this stack (bench/floor_app: Chalice, boto3 and pydantic, nothing else).
 
-Both apps are copied as `chalice package` ships them from a clean checkout: app.py and
-chalicelib/ as sources, without __pycache__, so their code is compiled at import as in
-Lambda (its /var/task is read-only). A second variant precompiles the copies
-(unchecked-hash .pyc) to show what shipping bytecode would save. Samples alternate
-between the apps so that a busy machine slows both alike; the figures are medians.
+Both apps are copied from a clean checkout (app.py and chalicelib/, without __pycache__)
+in two variants: "compiled", with unchecked-hash .pyc as `make package` ships them (the
+goal is judged on this one), and "source", compiled at import as a plain `chalice package`
+would ship them (Lambda's /var/task is read-only, so nothing is cached). Samples alternate
+between the apps so that a busy machine slows both alike; the figures are medians, and a
+ratio is the median of each round's app / floor.
 """
 
 import compileall
@@ -65,8 +66,10 @@ class ColdStart:
     load: str = ""  # the machine's load average before -> after
 
     def ratio(self, variant: str, clock: str = "wall") -> float:
+        """The median of each round's app / floor: the two ran side by side, so that the
+        machine's drift (the floor's median moved by 15 % between runs here) cancels out."""
         app, floor = self.variants[variant]["app"], self.variants[variant]["floor"]
-        return getattr(app, f"{clock}_median") / getattr(floor, f"{clock}_median")
+        return statistics.median(a / f for a, f in zip(getattr(app, clock), getattr(floor, clock), strict=True))
 
 
 def lambda_env() -> dict[str, str]:
@@ -119,15 +122,17 @@ def measure(samples: int = 15, variants: tuple[str, ...] = ("source", "compiled"
     results = {variant: {"app": Samples(), "floor": Samples()} for variant in variants}
     load_before = os.getloadavg()[0]
     with packages(variants) as dirs:
-        runs = [(variant, name) for variant in variants for name in ("app", "floor")]
-        for variant, name in runs:
-            import_once(dirs[variant][name])  # warm the page cache; not counted
+        for variant in variants:
+            for name in ("app", "floor"):
+                import_once(dirs[variant][name])  # warm the page cache; not counted
         for i in range(samples):
-            # Rotate the order each round: no app always runs first (or after the other).
-            for variant, name in runs[i % len(runs) :] + runs[: i % len(runs)]:
-                wall, cpu = import_once(dirs[variant][name])
-                results[variant][name].wall.append(wall)
-                results[variant][name].cpu.append(cpu)
+            # A round runs each variant's app and floor side by side, the app first one round
+            # in two, and the variants in turn: no app always runs first (or after the other).
+            for variant in variants[i % len(variants) :] + variants[: i % len(variants)]:
+                for name in ("app", "floor") if i % 2 == 0 else ("floor", "app"):
+                    wall, cpu = import_once(dirs[variant][name])
+                    results[variant][name].wall.append(wall)
+                    results[variant][name].cpu.append(cpu)
     return ColdStart(samples, results, f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}")
 
 
@@ -169,13 +174,34 @@ def import_costs(runs: int = 5) -> dict:
     }
 
 
+def model_areas(runs: int = 5) -> dict[str, float]:
+    """What each area of chalicelib/models costs on its first use (CPU ms, median), after
+    `import app`: the models a cold start loads with its route's first call."""
+    code = (
+        "import time, importlib, app\n"
+        "c = time.process_time()\n"
+        "importlib.import_module('chalicelib.models.{area}')\n"
+        "print(time.process_time() - c)\n"
+    )
+    areas = sorted(p.stem for p in (ROOT / "chalicelib" / "models").glob("*.py") if p.stem != "__init__")
+    with packages(("compiled",)) as dirs:
+        return {
+            area: statistics.median(
+                float(_python(code.format(area=area), dirs["compiled"]["app"]).stdout) for _ in range(runs)
+            )
+            * 1000
+            for area in areas
+        }
+
+
 # --- report ---------------------------------------------------------------------------
 
 
 def report(result: ColdStart) -> str:
     lines = [
         f"Cold import of `app` vs the floor (bench/floor_app), {result.samples} alternating samples each,"
-        f" fresh interpreters, stage {STAGE!r} environment; medians:",
+        f" fresh interpreters, stage {STAGE!r} environment; medians, and ratios as the median of each"
+        " round's app / floor:",
         f"  {'variant':<10}{'app wall':>10}{'floor wall':>12}{'ratio':>8}{'app CPU':>10}{'floor CPU':>11}{'ratio':>8}",
     ]
     for variant, runs in result.variants.items():
@@ -207,5 +233,16 @@ def report_costs(costs: dict) -> str:
             f" app.py's own body: {costs['app_module_ms']:.1f} ms",
             f"  by package (ms): {groups}",
             f"  pydantic models whose schema is built at import (no defer_build): {costs['models_built_at_import']}",
+        ]
+    )
+
+
+def report_areas(areas: dict[str, float]) -> str:
+    costs = ", ".join(f"{area} {ms:.1f}" for area, ms in areas.items())
+    return "\n".join(
+        [
+            "Models, loaded with their route's first call, not at import (CPU ms of an area's first use, as shipped):",
+            f"  {costs}",
+            "  (base, shared, loads with the first area; a route loads one or two areas: body and answer)",
         ]
     )

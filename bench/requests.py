@@ -406,7 +406,9 @@ def _count(row: Row, operations: tuple[str, ...]) -> int:
 
 
 def report(rows: list[Row]) -> str:
-    lines = ["DynamoDB requests per route (botocore before-call events; in-process moto, resources from infra/):"]
+    lines = [
+        "DynamoDB requests per route (botocore before-parameter-build events; in-process moto, resources from infra/):"
+    ]
     lines.append(table(rows))
     lines.append("  (a filtered list reads ahead, a bounded number of Queries, until its page is full)")
     lines += [f"  goal: {line}" for line in goals(rows)]

@@ -22,6 +22,7 @@ def cold(samples: int) -> None:
     print(cold_start.report(result))
     print()
     print(cold_start.report_costs(cold_start.import_costs()))
+    print(cold_start.report_areas(cold_start.model_areas()))
     print(f"  ({time.monotonic() - started:.0f} s)")
 
 

@@ -8,16 +8,20 @@ Who may see what: drafts and submitted campaigns exist only for their owner and 
 moderators (404 for anyone else); the other states are public.
 """
 
+from __future__ import annotations
+
 import re
 import unicodedata
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import audit, clock, media, storage
 from .errors import Conflict, Forbidden, NotFound, field_error
 from .identity import Identity
-from .models import CampaignCreate, CampaignPatch, RewardCreate, RewardPatch
 from .settings import get_settings
+
+if TYPE_CHECKING:  # the models load with their route (chalicelib/models), not with this module
+    from .models.campaigns import CampaignCreate, CampaignPatch, RewardCreate, RewardPatch
 
 PRIVATE_STATES = {"draft", "submitted"}
 MAX_REWARDS = 30

@@ -10,12 +10,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from chalice import Chalice, Response
 from pydantic import BaseModel, ValidationError
 
-from . import identity, observability
+from . import identity, models, observability
 from .errors import (
     BadRequest,
     DomainError,
@@ -62,18 +62,31 @@ class Reply:
     content_type: str | None = None
 
 
-@dataclass(frozen=True)
-class RouteSpec:
+class RouteSpec(NamedTuple):
+    """A route and its models, named "area.Name" (chalicelib/models): loaded on first use."""
+
     path: str
     method: str
     view: Callable[..., Any]
     auth: Auth
-    body: type[BaseModel] | None
-    query: type[BaseModel] | None
-    response: type[BaseModel] | None
+    body_model: str | None
+    query_model: str | None
+    response_model: str | None
     status: int
     idempotent: bool = False  # takes an Idempotency-Key header, may answer Idempotent-Replayed
     produces: tuple[str, ...] = (JSON,)  # media types of its answers (Reply.content_type), for the document
+
+    @property
+    def body(self) -> type[BaseModel] | None:
+        return models.load(self.body_model) if self.body_model else None
+
+    @property
+    def query(self) -> type[BaseModel] | None:
+        return models.load(self.query_model) if self.query_model else None
+
+    @property
+    def response(self) -> type[BaseModel] | None:
+        return models.load(self.response_model) if self.response_model else None
 
 
 def _fields(error: ValidationError, where: str) -> list[dict[str, str]]:
@@ -157,9 +170,9 @@ class Api:
         method: str,
         *,
         auth: Auth = "none",
-        body: type[BaseModel] | None = None,
-        query: type[BaseModel] | None = None,
-        response: type[BaseModel] | None = None,
+        body: str | None = None,
+        query: str | None = None,
+        response: str | None = None,
         status: int = 200,
         idempotent: bool = False,
         produces: tuple[str, ...] = (JSON,),
@@ -201,9 +214,9 @@ class Api:
         return Call(
             user=user,
             body=parse_body(request.raw_body, request.headers.get("content-type", ""), spec.body)
-            if spec.body
+            if spec.body_model
             else None,
-            query=parse_query(request.query_params, spec.query) if spec.query else None,
+            query=parse_query(request.query_params, spec.query) if spec.query_model else None,
             headers=request.headers,
         )
 

@@ -14,8 +14,8 @@ import hmac
 import json
 import time
 import urllib.request
-from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from .errors import Unauthorized
 from .settings import Settings
@@ -26,12 +26,11 @@ SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
 CLOCK_SKEW_SECONDS = 60
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     sub: str
     email: str = ""
     name: str = ""
-    groups: frozenset[str] = field(default_factory=frozenset)
+    groups: frozenset[str] = frozenset()
 
     @property
     def is_moderator(self) -> bool:

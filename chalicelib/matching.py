@@ -32,15 +32,18 @@ Eligibility (categories, postcodes) is checked when a fund is attached; rule cha
 apply to the pledges made after them, each top-up recording the rule version it used.
 """
 
+from __future__ import annotations
+
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import audit, campaigns, clock, storage
 from .errors import Conflict, Forbidden, NotFound, field_error
 from .identity import Identity
-from .models import FundCreate, FundFields, MatchingRequest
+
+if TYPE_CHECKING:  # the models load with their route (chalicelib/models), not with this module
+    from .models.matching import FundCreate, FundFields, MatchingRequest
 
 MATCH_ATTEMPTS = 2  # computations of a top-up per pledge before it goes through without one
 RULE_FIELDS = (
@@ -78,8 +81,7 @@ def rule_top_up(
     return max(0, min(by_ratio, cap_per_pledge_cents, room, fund_remaining_cents))
 
 
-@dataclass(frozen=True)
-class TopUp:
+class TopUp(NamedTuple):
     """A pledge's top-up and what the transaction must find unchanged for it to hold."""
 
     cents: int = 0

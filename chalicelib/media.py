@@ -14,6 +14,8 @@ callers comes second finds the entry settled and changes nothing. The bucket's l
 rule deletes what stays under pending/ for a day.
 """
 
+from __future__ import annotations
+
 import base64
 import json
 import logging
@@ -21,15 +23,17 @@ import re
 import time
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from . import audit, aws, clock, storage
 from .errors import Conflict, Forbidden, NotFound, field_error
 from .identity import Identity
-from .models import MediaRequest
 from .settings import get_settings
+
+if TYPE_CHECKING:  # the models load with their route (chalicelib/models), not with this module
+    from .models.media import MediaRequest
 
 logger = logging.getLogger("oze")
 

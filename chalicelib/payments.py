@@ -11,8 +11,7 @@ Sandbox payment tokens (the pledge's `payment_token`), deterministic for tests a
     sandbox_retry      the first collection fails ("banque injoignable"), later ones succeed
 """
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from . import clock, storage
 from .settings import get_settings
@@ -20,8 +19,7 @@ from .settings import get_settings
 SANDBOX_TOKENS = ("sandbox_ok", "sandbox_declined", "sandbox_retry")
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     ok: bool
     reason: str = ""
 

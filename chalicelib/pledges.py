@@ -11,17 +11,21 @@ reward never oversold; the read only gives clear reasons for the common refusals
 `/stats` `contributors` counts distinct people who ever pledged.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import re
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import campaigns, clock, matching, observability, storage
 from .errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from .identity import Identity
-from .models import PledgeCreate
+
+if TYPE_CHECKING:  # the models load with their route (chalicelib/models), not with this module
+    from .models.pledges import PledgeCreate
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 KEY_PATTERN = re.compile(r"[\x20-\x7e]{1,255}")

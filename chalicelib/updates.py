@@ -10,15 +10,19 @@ notifications.py). The mails go during the request: campaigns here count their
 contributors in tens or hundreds.
 """
 
+from __future__ import annotations
+
 import html
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import audit, campaigns, clock, notifications, storage
 from .errors import Conflict, Forbidden, NotFound
 from .identity import Identity
-from .models import NewsCreate
+
+if TYPE_CHECKING:  # the models load with their route (chalicelib/models), not with this module
+    from .models.updates import NewsCreate
 
 POSTABLE_STATES = {"live", "succeeded", "failed"}
 SHOWN = ("id", "campaign_id", "title", "body", "backers_only", "created_at")

@@ -185,7 +185,7 @@ DEMO_FUND = {
 
 def _demo_fund(moderator, now):
     from chalicelib import matching
-    from chalicelib.models import FundCreate
+    from chalicelib.models.matching import FundCreate
     from chalicelib.settings import get_settings
 
     body = {**DEMO_FUND, "opens_at": now - timedelta(days=90), "closes_at": now + timedelta(days=275)}
@@ -195,7 +195,7 @@ def _demo_fund(moderator, now):
 
 def _match(campaign_id, fund, moderator, moment):
     from chalicelib import matching
-    from chalicelib.models import MatchingRequest
+    from chalicelib.models.matching import MatchingRequest
 
     _at(moment, matching.attach, campaign_id, moderator, MatchingRequest(fund_id=fund["id"]))
 
@@ -224,7 +224,9 @@ def _at(moment, action, *args):
 def seed() -> None:
     from chalicelib import campaigns, clock, finalisation, pledges, updates
     from chalicelib.identity import Identity
-    from chalicelib.models import CampaignCreate, NewsCreate, PledgeCreate, RewardCreate
+    from chalicelib.models.campaigns import CampaignCreate, RewardCreate
+    from chalicelib.models.pledges import PledgeCreate
+    from chalicelib.models.updates import NewsCreate
     from chalicelib.settings import get_settings
 
     context = {"settings": get_settings()}

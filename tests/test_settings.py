@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from chalicelib.models import CampaignCreate
+from chalicelib.models.campaigns import CampaignCreate
 from chalicelib.settings import VARIABLES, ConfigurationError, get_settings
 from tests.conftest import ROOT
 from tests.test_campaigns_api import DRAFT

@@ -1,0 +1,181 @@
+"""Campaigns and their rewards (chalicelib/campaigns.py): drafts, moderation, public pages, figures."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationInfo, field_validator
+
+from .base import Answer, FundingModel, Model, NoNulls, PageQuery, Postcode, Status, Text, stage_settings, within
+
+
+class CampaignFields(NoNulls):
+    title: Annotated[Text, Field(min_length=3, max_length=120)] | None = None
+    summary: Annotated[Text, Field(min_length=10, max_length=300)] | None = None
+    description: Annotated[Text, Field(min_length=20, max_length=20000)] | None = None
+    category: str | None = None
+    postcode: Postcode | None = None
+    commune: Annotated[Text, Field(min_length=1, max_length=100)] | None = None
+    goal_cents: StrictInt | None = None
+    funding_model: FundingModel | None = None
+    duration_days: StrictInt | None = None
+
+    @field_validator("category")
+    @classmethod
+    def known_category(cls, value: str | None, info: ValidationInfo) -> str | None:
+        categories = stage_settings(info).categories
+        if value is not None and value not in categories:
+            raise ValueError(f"must be one of {', '.join(categories)}")
+        return value
+
+    @field_validator("postcode")
+    @classmethod
+    def on_territory(cls, value: str | None, info: ValidationInfo) -> str | None:
+        settings = stage_settings(info)
+        if value is not None and not value.startswith(settings.postcode_prefixes):
+            raise ValueError(
+                f"must be on the territory of {settings.territory_name} ({', '.join(settings.postcode_prefixes)}…)"
+            )
+        return value
+
+    @field_validator("goal_cents")
+    @classmethod
+    def goal_within_bounds(cls, value: int | None, info: ValidationInfo) -> int | None:
+        settings = stage_settings(info)
+        return within(value, settings.goal_min_cents, settings.goal_max_cents, "cents")
+
+    @field_validator("duration_days")
+    @classmethod
+    def duration_within_bounds(cls, value: int | None, info: ValidationInfo) -> int | None:
+        settings = stage_settings(info)
+        return within(value, settings.duration_min_days, settings.duration_max_days, "days")
+
+
+class CampaignCreate(CampaignFields):
+    title: Annotated[Text, Field(min_length=3, max_length=120)]
+    summary: Annotated[Text, Field(min_length=10, max_length=300)]
+    description: Annotated[Text, Field(min_length=20, max_length=20000)]
+    category: str
+    postcode: Postcode
+    commune: Annotated[Text, Field(min_length=1, max_length=100)]
+    goal_cents: StrictInt
+    funding_model: FundingModel = "all_or_nothing"
+    duration_days: StrictInt = 30
+
+
+class CampaignPatch(CampaignFields):
+    cover_media_id: Annotated[str, Field(max_length=64, description="a ready image of this campaign")] | None = None
+
+
+class RewardFields(NoNulls):
+    title: Annotated[Text, Field(min_length=1, max_length=100)] | None = None
+    description: Annotated[str, Field(max_length=1000)] | None = None
+    min_amount_cents: StrictInt | None = None
+    quantity: Annotated[StrictInt, Field(ge=1, le=100000)] | None = None
+
+    @field_validator("min_amount_cents")
+    @classmethod
+    def pledgeable(cls, value: int | None, info: ValidationInfo) -> int | None:
+        settings = stage_settings(info)
+        return within(value, settings.pledge_min_cents, settings.pledge_max_cents, "cents")
+
+
+class RewardCreate(RewardFields):
+    title: Annotated[Text, Field(min_length=1, max_length=100)]
+    description: Annotated[str, Field(max_length=1000)] = ""
+    min_amount_cents: StrictInt
+
+
+class RewardPatch(RewardFields):
+    unlimited: StrictBool | None = Field(None, description="true removes the quantity limit")
+
+
+class Rejection(Model):
+    reason: Annotated[Text, Field(min_length=5, max_length=2000)]
+
+
+class CampaignQuery(PageQuery):
+    status: Literal["live", "succeeded", "failed", "cancelled"] | None = None
+    category: Annotated[str, Field(max_length=40)] | None = None
+    postcode: Annotated[str, Field(pattern=r"^[0-9]{1,5}$", description="a postcode or its first digits")] | None = None
+    sort: Literal["newest", "ending_soon", "most_funded"] = "newest"
+
+
+class Owner(Answer):
+    id: str
+    display_name: str
+
+
+class Reward(Answer):
+    id: str
+    title: str
+    description: str
+    min_amount_cents: int
+    quantity: int | None = None
+    remaining: int | None = None
+
+
+class Media(Answer):
+    id: str
+    kind: Literal["image", "video"]
+    content_type: str
+    url: str = Field(description="a presigned GET URL with an expiry, or the stage's public media URL")
+    size_bytes: int
+    created_at: datetime
+
+
+class Campaign(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    id: str
+    slug: str
+    title: str
+    summary: str
+    description: str
+    category: str
+    postcode: str
+    commune: str
+    owner: Owner
+    goal_cents: int
+    funding_model: FundingModel
+    duration_days: int
+    status: Status
+    raised_cents: int = Field(description="crowd_cents + matched_cents: what counts toward the goal")
+    crowd_cents: int = Field(0, description="pledged by contributors")
+    matched_cents: int = Field(0, description="added by the matching fund (abondement du Département)")
+    matching_fund_id: str | None = Field(None, description="the matching fund attached to this campaign")
+    pledge_count: int
+    percent_funded: int = Field(description="raised / goal in whole percent, rounded down; may exceed 100")
+    launched_at: datetime | None = None
+    ends_at: datetime | None = None
+    submitted_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    rejection_reason: str | None = Field(None, description="the moderator's reason, shown to the owner and moderators")
+    rewards: list[Reward]
+    media: list[Media]
+    cover_media_id: str | None = Field(None, description="one of `media`, an image")
+    created_at: datetime
+    updated_at: datetime
+
+
+class CampaignPage(Answer):
+    items: list[Campaign]
+    next_cursor: str | None = Field(None, description="absent on the last page")
+
+
+class Stats(Answer):
+    campaigns_by_status: dict[str, int]
+    success_rate_percent: int | None = Field(description="succeeded / (succeeded + failed); null before any closure")
+    total_raised_cents: int
+    contributors: int
+    by_category: dict[str, "AreaFigures"] = Field(default_factory=dict, description="public campaigns by category")
+    by_commune: dict[str, "AreaFigures"] = Field(default_factory=dict, description="public campaigns by commune")
+
+
+class AreaFigures(Answer):
+    """Public campaigns of one category or commune, by state, and what the succeeded raised."""
+
+    live: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    succeeded_raised_cents: int = 0
