@@ -3,6 +3,7 @@ running local stack, at the real or a simulated time. `--every 60` repeats it, a
 scheduled function does in AWS (`make run` starts it so)."""
 
 import argparse
+import contextlib
 import json
 import time
 
@@ -27,4 +28,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C of `make run` reaches this loop too
+        main()
