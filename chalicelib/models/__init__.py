@@ -6,8 +6,9 @@ configures (goal, duration, categories, territory) are checked by validators tha
 stage's Settings from the validation context.
 
 Routes name their models as "area.Name" (`Api.route(body="campaigns.CampaignCreate")`), and
-`load` imports an area on its first use: creating the pydantic classes of every area cost
-about a quarter of the cold start (make bench), and a request needs only its own area's.
+`load` imports an area on its first use: creating the pydantic classes of every area was
+more than half of what importing the app added to a bare Chalice app (make bench), and a
+request needs only its own area's.
 """
 
 import importlib
