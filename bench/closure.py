@@ -3,14 +3,16 @@ requests spent finding the due campaigns, and wall time.
 
     .venv/bin/python -m bench.closure [--due 1000] [--pledges 50] [--total 10000] [--quick]
 
-Two runs, each on a fresh in-process moto (with bench/moto_speed.py: same answers, less
-of moto's own slowness): `due` campaigns of `pledges` pledges each, all due; then `total`
-campaigns of which `due` are due. The data are made through chalicelib (campaigns.create,
-submit, approve and pledges.pledge under a fixed clock): the items and counters are those
-the API writes, without the HTTP layer. The measured part is one `finalisation.run(now)`
-with SETTLEMENT_QUEUE_URL empty, so that settlement runs inline in this process (in AWS
-each campaign is an SQS message to the `settle` function; the requests are the same, plus
-one SendMessage and one heartbeat UpdateItem per campaign).
+Two runs on in-process moto (with bench/moto_speed.py: same answers, less of moto's own
+slowness): `due` campaigns of `pledges` pledges each, all due; then the same campaigns,
+from a copy of the table taken before the first run, among `total` live campaigns (the
+others end 4 weeks later and have no pledges: closure reads none of theirs). The data are
+made through chalicelib (campaigns.create, submit, approve and pledges.pledge under a fixed
+clock): the items and counters are those the API writes, without the HTTP layer; their
+making is timed apart. The measured part is one `finalisation.run(now)` with
+SETTLEMENT_QUEUE_URL empty, so that settlement runs inline in this process (in AWS each
+campaign is an SQS message to the `settle` function; the requests are the same, plus one
+SendMessage and one heartbeat UpdateItem per campaign).
 """
 
 import argparse

@@ -4,7 +4,7 @@ pledges per second, deadline closure and settlement at scale.
 make bench      # or: .venv/bin/python -m bench.run [--only cold|requests|pledges|closure] [--quick]
 
 The closure at its full size (1,000 due campaigns of 50 pledges, then 10,000 campaigns)
-takes about an hour on a 2-core machine; --quick runs it at a tenth of that, and measures
+takes about 45 minutes on a 2-core machine; --quick runs it at a tenth of that, and measures
 pledges per second over 100 pledges instead of 500.
 """
 
