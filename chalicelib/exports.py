@@ -21,7 +21,6 @@ from .errors import Forbidden
 from .identity import Identity
 from .settings import get_settings
 
-PAGE = 100
 CSV = "text/csv; charset=utf-8"
 EARLIEST, LATEST = "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z"
 LICENCE = {
@@ -39,15 +38,6 @@ AMOUNTS = (
 TOTALLED = ("goal_cents", "crowd_cents", "collected_cents", "matched_cents", "contributors", "pledges")
 # A cell starting with one of these is a formula to a spreadsheet: shown as text instead.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _pages(fetch):
-    cursor = None
-    while True:
-        items, cursor = fetch(cursor)
-        yield from items
-        if not cursor:
-            return
 
 
 def _bounds(start: date | None, end: date | None) -> tuple[str, str]:
@@ -72,7 +62,7 @@ def _line(campaign: dict[str, Any], funds: dict[str, dict[str, Any] | None]) -> 
     """A campaign's line; its pledges give the distinct contributors and what was collected.
     A matched campaign's raised_cents is crowd + matched (storage, matching funds)."""
     contributors, pledges, collected = set(), 0, 0
-    for pledge in _pages(lambda cursor: storage.list_campaign_pledges(campaign["id"], limit=PAGE, cursor=cursor)):
+    for pledge in storage.every(storage.list_campaign_pledges, campaign["id"]):
         contributors.add(pledge["contributor_id"])
         pledges += 1
         if pledge.get("settlement") == "collected":
@@ -103,7 +93,7 @@ def closed_campaigns(viewer: Identity, start: date | None, end: date | None) -> 
     if not viewer.is_moderator:
         raise Forbidden("only moderators may export the closed campaigns")
     since, until = _bounds(start, end)
-    closed = _pages(lambda cursor: storage.list_closed(since=since, until=until, limit=PAGE, cursor=cursor))
+    closed = storage.every(storage.list_closed, since=since, until=until)
     funds: dict[str, dict[str, Any] | None] = {}
     lines = [_line(campaign, funds) for campaign in closed]
     totals = {"campaigns": len(lines), **{name: sum(line[name] for line in lines) for name in TOTALLED}}

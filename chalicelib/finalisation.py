@@ -35,15 +35,6 @@ def outcome(campaign: dict[str, Any]) -> str:
     return "succeeded" if raised >= campaign["goal_cents"] else "failed"
 
 
-def _pages(fetch):
-    cursor = None
-    while True:
-        items, cursor = fetch(cursor)
-        yield from items
-        if not cursor:
-            return
-
-
 def close(campaign_id: str, now: datetime) -> str | None:
     """Close one campaign past its deadline; answers its outcome, or None if it was not
     (or no longer) live and due."""
@@ -60,20 +51,17 @@ def close(campaign_id: str, now: datetime) -> str | None:
 
 
 def close_due(now: datetime) -> list[str]:
-    due = _pages(lambda cursor: storage.list_live_ending(before=clock.iso(now), limit=PAGE, cursor=cursor))
+    due = storage.every(storage.list_live_ending, before=clock.iso(now))
     return [campaign["id"] for campaign in due if close(campaign["id"], now)]
 
 
 def remind_owners(now: datetime) -> list[str]:
     """Once per campaign, a week before its deadline (not for campaigns a week long or less)."""
-    window = _pages(
-        lambda cursor: storage.list_live_ending(
-            after=clock.iso(now),
-            before=clock.iso(now + REMINDER_BEFORE),
-            limit=PAGE,
-            cursor=cursor,
-            not_flagged="reminded_at",
-        )
+    window = storage.every(
+        storage.list_live_ending,
+        after=clock.iso(now),
+        before=clock.iso(now + REMINDER_BEFORE),
+        not_flagged="reminded_at",
     )
     reminded = []
     for campaign in window:
@@ -205,7 +193,7 @@ def dispatch_settlements(now: datetime) -> list[str]:
     cancellations, crashed or failed passes."""
     stale_before = clock.iso(now - STALLED_AFTER)
     handed = []
-    for campaign in _pages(lambda cursor: storage.list_settling(limit=PAGE, cursor=cursor)):
+    for campaign in storage.every(storage.list_settling):
         if campaign.get("settlement_heartbeat", "") < stale_before:
             dispatch(campaign["id"], now)
             handed.append(campaign["id"])

@@ -152,17 +152,12 @@ def _news_recipients(campaign_id: str):
     """(contributor id, name, e-mail) of each distinct contributor with an active pledge
     who did not unsubscribe; the newest pledge gives the address."""
     skip = storage.unsubscribed(campaign_id)
-    cursor = None
-    while True:
-        page, cursor = storage.list_campaign_pledges(campaign_id, limit=100, cursor=cursor)
-        for pledge in page:
-            who = pledge["contributor_id"]
-            if who not in skip:
-                skip.add(who)
-                if pledge.get("contributor_email"):
-                    yield who, pledge["contributor_name"], pledge["contributor_email"]
-        if not cursor:
-            return
+    for pledge in storage.every(storage.list_campaign_pledges, campaign_id):
+        who = pledge["contributor_id"]
+        if who not in skip:
+            skip.add(who)
+            if pledge.get("contributor_email"):
+                yield who, pledge["contributor_name"], pledge["contributor_email"]
 
 
 def send_news(campaign: dict[str, Any], news: dict[str, Any]) -> int:

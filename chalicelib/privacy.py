@@ -31,30 +31,20 @@ ERASED_NAME = "Anonyme"
 NOT_NAMES = {ERASED_NAME, "Contributeur"}  # Identity.display_name when a token has no name
 MIN_NAME = 3  # shorter "names" would erase parts of words
 CAMPAIGN_TEXTS = ("title", "summary", "description", "rejection_reason")
-PAGE = 100
-
-
-def _all(fetch) -> list[dict[str, Any]]:
-    found, cursor = [], None
-    while True:
-        items, cursor = fetch(cursor)
-        found += items
-        if not cursor:
-            return found
 
 
 def _owned(user: Identity) -> list[dict[str, Any]]:
-    return _all(lambda cursor: storage.list_by_owner(user.sub, limit=PAGE, cursor=cursor))
+    return list(storage.every(storage.list_by_owner, user.sub))
 
 
 def _pledges(user: Identity) -> list[dict[str, Any]]:
-    return _all(lambda cursor: storage.list_contributor_pledges(user.sub, limit=PAGE, cursor=cursor))
+    return list(storage.every(storage.list_contributor_pledges, user.sub))
 
 
 def _audit_about(user: Identity, campaign_ids: list[str]) -> list[dict[str, Any]]:
-    entries = _all(lambda cursor: storage.list_audit_by_actor(user.sub, limit=PAGE, cursor=cursor))
+    entries = list(storage.every(storage.list_audit_by_actor, user.sub))
     for campaign_id in campaign_ids:
-        entries += _all(lambda cursor, c=campaign_id: storage.list_audit(campaign_id=c, limit=PAGE, cursor=cursor))
+        entries += storage.every(storage.list_audit, campaign_id=campaign_id)
     unique = {entry["id"]: audit.view(entry) for entry in entries}
     return sorted(unique.values(), key=lambda entry: entry["id"], reverse=True)
 
@@ -69,13 +59,7 @@ def my_data(user: Identity) -> dict[str, Any]:
     campaigns = _owned(user)
     pledges = _pledges(user)
     ids = [c["id"] for c in campaigns]
-    news = [
-        item
-        for campaign_id in ids
-        for item in _all(
-            lambda cursor, c=campaign_id: storage.list_news(c, public_only=False, limit=PAGE, cursor=cursor)
-        )
-    ]
+    news = [item for campaign_id in ids for item in storage.every(storage.list_news, campaign_id, public_only=False)]
     marker = storage.get_contributor(user.sub)
     return {
         "profile": {"id": user.sub, "name": user.name, "email": user.email, "groups": sorted(user.groups)},
@@ -85,7 +69,7 @@ def my_data(user: Identity) -> dict[str, Any]:
         "news": news,
         "pledges": pledges,
         "contributor_since": marker["first_pledge_at"] if marker else None,
-        "unsubscriptions": _all(lambda cursor: storage.list_unsubscriptions(user.sub, limit=PAGE, cursor=cursor)),
+        "unsubscriptions": list(storage.every(storage.list_unsubscriptions, user.sub)),
         "audit": _audit_about(user, ids),
     }
 
@@ -125,13 +109,10 @@ def _erase_campaign(campaign: dict[str, Any], names: list[str], now: str) -> Non
     }
     storage.erase_owner(campaign["id"], changes, rewards)
     campaign_id = campaign["id"]
-    for news in _all(lambda cursor: storage.list_news(campaign_id, public_only=False, limit=PAGE, cursor=cursor)):
+    for news in list(storage.every(storage.list_news, campaign_id, public_only=False)):
         if fix := _changed(news, ("title", "body"), names):
             storage.rewrite_news(news, fix)
-    backers = _all(
-        lambda cursor: storage.list_campaign_pledges(campaign_id, limit=PAGE, cursor=cursor, active_only=False)
-    )
-    for pledge in backers:
+    for pledge in list(storage.every(storage.list_campaign_pledges, campaign_id, active_only=False)):
         if fix := _changed(pledge, ("message",), names):
             storage.rewrite_pledge_message(pledge["id"], fix["message"])
 

@@ -18,6 +18,7 @@ import binascii
 import json
 import random
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -56,6 +57,7 @@ KEY_ATTRIBUTES = ("pk", "sk", "user_pk", "user_sk", "status_pk", "status_sk", "p
 # Partition of by_closure: every closed campaign, for good, by closure time (exports, open data).
 CLOSED_PARTITION = "CLOSED"
 MAX_READ_AHEAD = 5
+PAGE = 100  # items per request when `every` reads all of a list
 TRANSACTION_ATTEMPTS = 5
 
 _serializer = TypeSerializer()
@@ -243,6 +245,17 @@ def _query(
 
 
 # --- campaigns -------------------------------------------------------------------------
+
+
+def every(read: Callable[..., tuple[list[dict[str, Any]], str | None]], *args: Any, **kwargs: Any):
+    """Every item of a paged reader of this module (one taking `limit` and `cursor`),
+    page after page of 100, as they come."""
+    cursor = None
+    while True:
+        items, cursor = read(*args, limit=PAGE, cursor=cursor, **kwargs)
+        yield from items
+        if not cursor:
+            return
 
 
 def _counter_update(changes: dict[str, int]) -> dict[str, Any]:
@@ -1253,19 +1266,8 @@ def unsubscribe(campaign_id: str, contributor_id: str, now: str) -> None:
 
 def unsubscribed(campaign_id: str) -> set[str]:
     """Ids of the contributors who unsubscribed from this campaign's news."""
-    found: set[str] = set()
-    cursor = None
-    while True:
-        items, cursor = _query(
-            None,
-            "pk = :pk AND begins_with(sk, :kind)",
-            {":pk": f"CAMPAIGN#{campaign_id}", ":kind": "UNSUBSCRIBED#"},
-            limit=100,
-            cursor=cursor,
-        )
-        found.update(item["contributor_id"] for item in items)
-        if not cursor:
-            return found
+    values = {":pk": f"CAMPAIGN#{campaign_id}", ":kind": "UNSUBSCRIBED#"}
+    return {item["contributor_id"] for item in every(_query, None, "pk = :pk AND begins_with(sk, :kind)", values)}
 
 
 def list_unsubscriptions(contributor_id: str, *, limit: int, cursor: str | None):

@@ -17,7 +17,7 @@ from bench.requests import (
     pledge_scenario,
     run_scenario,
 )
-from chalicelib import clock, finalisation, storage
+from chalicelib import clock, storage
 from tests.factories import live_campaign, pledge
 
 
@@ -112,7 +112,7 @@ def test_settlement_costs_at_most_1_05_request_per_pledge_over_a_fixed_cost_per_
 
 
 def test_finding_due_campaigns_does_not_grow_with_campaigns_not_due(client, monkeypatch):
-    monkeypatch.setattr(finalisation, "PAGE", 2)
+    monkeypatch.setattr(storage, "PAGE", 2)  # the pages `storage.every` reads
     due = [live_campaign(client, owner=f"p{n}", duration_days=30)[0] for n in range(3)]
     ends_at = max(clock.parse(storage.get_campaign(c)["ends_at"]) for c in due)
 
