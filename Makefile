@@ -25,11 +25,11 @@ run: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
-# Headless Chromium for tests/test_cors_browser.py: Debian's package, installed once (as
+# Headless Chromium for tests/system/test_cors_browser.py: Debian's package, installed once (as
 # root, like CI). If it cannot be installed, that test says so and is skipped.
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
-		|| echo "make browser: chromium could not be installed; tests/test_cors_browser.py will skip its browser tests"
+		|| echo "make browser: chromium could not be installed; tests/system/test_cors_browser.py will skip its browser tests"
 
 ## make token SUB=… [NAME=…] [EMAIL=…] [GROUPS=moderators]: a bearer token for the local stage
 token: $(STAMP)

@@ -5,6 +5,7 @@ import os
 from chalice import Chalice, Rate
 
 from chalicelib import (
+    answers,
     audit,
     campaigns,
     clock,
@@ -16,7 +17,7 @@ from chalicelib import (
     privacy,
     updates,
 )
-from chalicelib.http import Api, Call, Reply
+from chalicelib.http import Api, Call, Reply, UserCall, ViewerCall
 from chalicelib.settings import get_settings, wiring
 
 app = Chalice(app_name="oze")
@@ -25,10 +26,6 @@ api = Api(app)
 
 if "STAGE" in os.environ:
     get_settings()  # a misconfigured stage (a dev secret outside local) fails to start
-
-
-def _page(items, cursor, viewer=None):
-    return {"items": [campaigns.public_view(c, viewer) for c in items], "next_cursor": cursor}
 
 
 # --- campaigns ---------------------------------------------------------------------------
@@ -40,26 +37,26 @@ def list_campaigns(call: Call):
     items, cursor = campaigns.list_public(
         sort=q.sort, limit=q.limit, cursor=q.cursor, status=q.status, category=q.category, postcode=q.postcode
     )
-    return _page(items, cursor)
+    return answers.campaigns(items, cursor)
 
 
 @api.route(
     "/campaigns", "POST", auth="user", body="campaigns.CampaignCreate", response="campaigns.Campaign", status=201
 )
-def create_campaign(call: Call):
-    return campaigns.public_view(campaigns.create(call.user, call.body), call.user)
+def create_campaign(call: UserCall):
+    return answers.campaign(campaigns.create(call.user, call.body), call.user)
 
 
 @api.route("/campaigns/{campaign_id}", "GET", auth="optional", response="campaigns.Campaign")
-def get_campaign(call: Call, campaign_id: str):
-    return campaigns.public_view(campaigns.get(campaign_id, call.user), call.user)
+def get_campaign(call: ViewerCall, campaign_id: str):
+    return answers.campaign(campaigns.get(campaign_id, call.viewer), call.viewer)
 
 
 @api.route(
     "/campaigns/{campaign_id}", "PATCH", auth="user", body="campaigns.CampaignPatch", response="campaigns.Campaign"
 )
-def edit_campaign(call: Call, campaign_id: str):
-    return campaigns.public_view(campaigns.edit(campaign_id, call.user, call.body), call.user)
+def edit_campaign(call: UserCall, campaign_id: str):
+    return answers.campaign(campaigns.edit(campaign_id, call.user, call.body), call.user)
 
 
 @api.route(
@@ -70,8 +67,8 @@ def edit_campaign(call: Call, campaign_id: str):
     response="campaigns.Campaign",
     status=201,
 )
-def add_reward(call: Call, campaign_id: str):
-    return campaigns.public_view(campaigns.add_reward(campaign_id, call.user, call.body), call.user)
+def add_reward(call: UserCall, campaign_id: str):
+    return answers.campaign(campaigns.add_reward(campaign_id, call.user, call.body), call.user)
 
 
 @api.route(
@@ -81,13 +78,13 @@ def add_reward(call: Call, campaign_id: str):
     body="campaigns.RewardPatch",
     response="campaigns.Campaign",
 )
-def edit_reward(call: Call, campaign_id: str, reward_id: str):
-    return campaigns.public_view(campaigns.edit_reward(campaign_id, reward_id, call.user, call.body), call.user)
+def edit_reward(call: UserCall, campaign_id: str, reward_id: str):
+    return answers.campaign(campaigns.edit_reward(campaign_id, reward_id, call.user, call.body), call.user)
 
 
 @api.route("/campaigns/{campaign_id}/rewards/{reward_id}", "DELETE", auth="user", response="campaigns.Campaign")
-def delete_reward(call: Call, campaign_id: str, reward_id: str):
-    return campaigns.public_view(campaigns.delete_reward(campaign_id, reward_id, call.user), call.user)
+def delete_reward(call: UserCall, campaign_id: str, reward_id: str):
+    return answers.campaign(campaigns.delete_reward(campaign_id, reward_id, call.user), call.user)
 
 
 # --- media: uploaded straight to S3, then checked -----------------------------------------
@@ -101,19 +98,19 @@ def delete_reward(call: Call, campaign_id: str, reward_id: str):
     response="media.MediaUpload",
     status=201,
 )
-def request_media_upload(call: Call, campaign_id: str):
+def request_media_upload(call: UserCall, campaign_id: str):
     return media.request_upload(campaigns.get(campaign_id, call.user), call.user, call.body)
 
 
 @api.route("/campaigns/{campaign_id}/media/{media_id}/complete", "POST", auth="user", response="campaigns.Campaign")
-def complete_media(call: Call, campaign_id: str, media_id: str):
+def complete_media(call: UserCall, campaign_id: str, media_id: str):
     campaign = media.complete(campaigns.get(campaign_id, call.user), call.user, media_id)
-    return campaigns.public_view(campaign, call.user)
+    return answers.campaign(campaign, call.user)
 
 
 @api.route("/campaigns/{campaign_id}/media/{media_id}", "DELETE", auth="user", response="campaigns.Campaign")
-def remove_media(call: Call, campaign_id: str, media_id: str):
-    return campaigns.public_view(media.remove(campaigns.get(campaign_id, call.user), call.user, media_id), call.user)
+def remove_media(call: UserCall, campaign_id: str, media_id: str):
+    return answers.campaign(media.remove(campaigns.get(campaign_id, call.user), call.user, media_id), call.user)
 
 
 @app.on_cw_event(media.UPLOAD_EVENTS, name="media_uploaded")
@@ -123,13 +120,13 @@ def media_uploaded(event):
 
 
 @api.route("/campaigns/{campaign_id}/submit", "POST", auth="user", response="campaigns.Campaign")
-def submit_campaign(call: Call, campaign_id: str):
-    return campaigns.public_view(campaigns.submit(campaign_id, call.user), call.user)
+def submit_campaign(call: UserCall, campaign_id: str):
+    return answers.campaign(campaigns.submit(campaign_id, call.user), call.user)
 
 
 @api.route("/campaigns/{campaign_id}/approve", "POST", auth="moderator", response="campaigns.Campaign")
-def approve_campaign(call: Call, campaign_id: str):
-    return campaigns.public_view(campaigns.approve(campaign_id, call.user), call.user)
+def approve_campaign(call: UserCall, campaign_id: str):
+    return answers.campaign(campaigns.approve(campaign_id, call.user), call.user)
 
 
 @api.route(
@@ -139,28 +136,31 @@ def approve_campaign(call: Call, campaign_id: str):
     body="campaigns.Rejection",
     response="campaigns.Campaign",
 )
-def reject_campaign(call: Call, campaign_id: str):
-    return campaigns.public_view(campaigns.reject(campaign_id, call.user, call.body.reason), call.user)
+def reject_campaign(call: UserCall, campaign_id: str):
+    return answers.campaign(campaigns.reject(campaign_id, call.user, call.body.reason), call.user)
 
 
 @api.route("/campaigns/{campaign_id}/cancel", "POST", auth="user", response="campaigns.Campaign")
-def cancel_campaign(call: Call, campaign_id: str):
-    return campaigns.public_view(campaigns.cancel(campaign_id, call.user), call.user)
+def cancel_campaign(call: UserCall, campaign_id: str):
+    return answers.campaign(campaigns.cancel(campaign_id, call.user), call.user)
 
 
 @api.route("/me/campaigns", "GET", auth="user", query="base.PageQuery", response="campaigns.CampaignPage")
-def my_campaigns(call: Call):
-    return _page(*campaigns.list_mine(call.user, limit=call.query.limit, cursor=call.query.cursor), call.user)
+def my_campaigns(call: UserCall):
+    return answers.campaigns(
+        *campaigns.list_mine(call.user, limit=call.query.limit, cursor=call.query.cursor), call.user
+    )
 
 
 @api.route("/moderation/queue", "GET", auth="moderator", query="base.PageQuery", response="campaigns.CampaignPage")
-def moderation_queue(call: Call):
-    return _page(*campaigns.moderation_queue(call.user, limit=call.query.limit, cursor=call.query.cursor), call.user)
+def moderation_queue(call: UserCall):
+    queue = campaigns.moderation_queue(call.user, limit=call.query.limit, cursor=call.query.cursor)
+    return answers.campaigns(*queue, call.user)
 
 
 @api.route("/stats", "GET", response="campaigns.Stats")
 def platform_stats(call: Call):
-    return campaigns.stats()
+    return answers.stats(campaigns.stats())
 
 
 # --- pledges -----------------------------------------------------------------------------
@@ -175,7 +175,7 @@ def platform_stats(call: Call):
     status=201,
     idempotent=True,
 )
-def make_pledge(call: Call, campaign_id: str):
+def make_pledge(call: UserCall, campaign_id: str):
     answer, replayed = pledges.pledge(campaign_id, call.user, call.headers.get("idempotency-key"), call.body)
     return Reply(answer, 201, {"Idempotent-Replayed": "true"} if replayed else {})
 
@@ -183,20 +183,20 @@ def make_pledge(call: Call, campaign_id: str):
 @api.route(
     "/campaigns/{campaign_id}/pledges", "GET", auth="optional", query="base.PageQuery", response="pledges.BackerPage"
 )
-def list_backers(call: Call, campaign_id: str):
-    items, cursor = pledges.backers(campaign_id, call.user, limit=call.query.limit, cursor=call.query.cursor)
-    return {"items": items, "next_cursor": cursor}
+def list_backers(call: ViewerCall, campaign_id: str):
+    items, cursor = pledges.backers(campaign_id, call.viewer, limit=call.query.limit, cursor=call.query.cursor)
+    return answers.page(map(answers.backer, items), cursor)
 
 
 @api.route("/pledges/{pledge_id}/cancel", "POST", auth="user", response="pledges.Pledge")
-def cancel_pledge(call: Call, pledge_id: str):
-    return pledges.cancel(pledge_id, call.user)
+def cancel_pledge(call: UserCall, pledge_id: str):
+    return answers.own_pledge(pledges.cancel(pledge_id, call.user))
 
 
 @api.route("/me/pledges", "GET", auth="user", query="base.PageQuery", response="pledges.MyPledgePage")
-def my_pledges(call: Call):
+def my_pledges(call: UserCall):
     items, cursor = pledges.mine(call.user, limit=call.query.limit, cursor=call.query.cursor)
-    return {"items": items, "next_cursor": cursor}
+    return answers.page((answers.my_pledge(p, campaign) for p, campaign in items), cursor)
 
 
 # --- public accountability: news, audit trail, exports, open data, personal data ----------
@@ -210,18 +210,18 @@ def my_pledges(call: Call):
     response="updates.News",
     status=201,
 )
-def post_news(call: Call, campaign_id: str):
+def post_news(call: UserCall, campaign_id: str):
     """Post a news item on one's live or ended campaign; its contributors get it by e-mail."""
-    return updates.post(campaign_id, call.user, call.body)
+    return answers.news(updates.post(campaign_id, call.user, call.body))
 
 
 @api.route(
     "/campaigns/{campaign_id}/updates", "GET", auth="optional", query="base.PageQuery", response="updates.NewsPage"
 )
-def list_news(call: Call, campaign_id: str):
+def list_news(call: ViewerCall, campaign_id: str):
     """A campaign's news, newest first (those for backers only: to its owner, moderators and contributors)."""
-    items, cursor = updates.news(campaign_id, call.user, limit=call.query.limit, cursor=call.query.cursor)
-    return {"items": items, "next_cursor": cursor}
+    items, cursor = updates.news(campaign_id, call.viewer, limit=call.query.limit, cursor=call.query.cursor)
+    return answers.page(map(answers.news, items), cursor)
 
 
 @api.route("/campaigns/{campaign_id}/unsubscribe", "GET", query="updates.UnsubscribeQuery", produces=("text/html",))
@@ -231,11 +231,11 @@ def unsubscribe_from_news(call: Call, campaign_id: str):
 
 
 @api.route("/audit", "GET", auth="moderator", query="audit.AuditQuery", response="audit.AuditPage")
-def audit_trail(call: Call):
+def audit_trail(call: UserCall):
     """The audit trail, newest first, optionally of one campaign."""
     q = call.query
     items, cursor = audit.trail(call.user, campaign_id=q.campaign_id, limit=q.limit, cursor=q.cursor)
-    return {"items": items, "next_cursor": cursor}
+    return answers.page(map(answers.audit_entry, items), cursor)
 
 
 @api.route(
@@ -246,7 +246,7 @@ def audit_trail(call: Call):
     response="exports.ClosedCampaignsExport",
     produces=("text/csv", "application/json"),
 )
-def export_closed_campaigns(call: Call):
+def export_closed_campaigns(call: UserCall):
     """The accountant's export of the campaigns closed between two days, in CSV or JSON."""
     q = call.query
     export = exports.closed_campaigns(call.user, q.from_, q.to)
@@ -263,13 +263,13 @@ def open_data_campaigns(call: Call):
 
 
 @api.route("/me/data", "GET", auth="user", response="privacy.MyData")
-def my_data(call: Call):
+def my_data(call: UserCall):
     """Every personal datum held about the caller (GDPR access)."""
     return privacy.my_data(call.user)
 
 
 @api.route("/me", "DELETE", auth="user", response="privacy.Erasure")
-def erase_me(call: Call):
+def erase_me(call: UserCall):
     """Erase the caller's identity from their campaigns and pledges; amounts stay (GDPR erasure)."""
     return privacy.erase(call.user)
 
@@ -285,21 +285,21 @@ def erase_me(call: Call):
     response="matching.MatchingFund",
     status=201,
 )
-def create_matching_fund(call: Call):
-    return matching.create_fund(call.user, call.body)
+def create_matching_fund(call: UserCall):
+    return answers.fund(matching.create_fund(call.user, call.body))
 
 
 @api.route("/matching-funds", "GET", query="base.PageQuery", response="matching.MatchingFundPage")
 def list_matching_funds(call: Call):
     items, cursor = matching.list_funds(limit=call.query.limit, cursor=call.query.cursor)
-    return {"items": items, "next_cursor": cursor}
+    return answers.page(map(answers.fund, items), cursor)
 
 
 @api.route(
     "/matching-funds/{fund_id}", "PATCH", auth="moderator", body="matching.FundFields", response="matching.MatchingFund"
 )
-def edit_matching_fund(call: Call, fund_id: str):
-    return matching.edit_fund(fund_id, call.user, call.body)
+def edit_matching_fund(call: UserCall, fund_id: str):
+    return answers.fund(matching.edit_fund(fund_id, call.user, call.body))
 
 
 @api.route(
@@ -309,8 +309,8 @@ def edit_matching_fund(call: Call, fund_id: str):
     body="matching.MatchingRequest",
     response="campaigns.Campaign",
 )
-def attach_matching_fund(call: Call, campaign_id: str):
-    return campaigns.public_view(matching.attach(campaign_id, call.user, call.body), call.user)
+def attach_matching_fund(call: UserCall, campaign_id: str):
+    return answers.campaign(matching.attach(campaign_id, call.user, call.body), call.user)
 
 
 # --- the contract ---------------------------------------------------------------------------

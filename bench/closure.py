@@ -130,9 +130,9 @@ def _campaign(n: int, days: int, succeeds: bool) -> str:
     owner = _person(n, "porteur")
     moderator = Identity(sub="moderatrice", name="Claire Moderatrice", groups=frozenset({"moderators"}))
     campaign = campaigns.create(owner, CampaignCreate.model_validate(body, context={"settings": settings}))
-    campaigns.submit(campaign["id"], owner)
-    campaigns.approve(campaign["id"], moderator)
-    return campaign["id"]
+    campaigns.submit(campaign.id, owner)
+    campaigns.approve(campaign.id, moderator)
+    return campaign.id
 
 
 def _pledges(campaign_id: str, count: int, first: int) -> None:
@@ -213,8 +213,8 @@ def _settlements(campaign_ids: list[str]) -> Counter[str]:
     for campaign_id in campaign_ids:
         cursor = None
         while True:
-            items, cursor = storage.list_campaign_pledges(campaign_id, limit=100, cursor=cursor)
-            states.update(p.get("settlement", "none") for p in items)
+            items, cursor = storage.pledges.list_for_campaign(campaign_id, limit=100, cursor=cursor)
+            states.update(p.settlement or "none" for p in items)
             if not cursor:
                 break
     return states

@@ -83,7 +83,7 @@ def measure(client) -> dict[str, Counter[str]]:
     rows["cancellation of a matched pledge"] = count_requests(
         lambda: _call(client, "POST", f"/pledges/{made['id']}/cancel", contributor), _items
     )
-    campaign = {**storage.get_campaign(matched), "status": "failed", "closed_at": "2026-12-31T23:00:00Z"}
+    campaign = storage.campaigns.get(matched)._replace(status="failed", closed_at="2026-12-31T23:00:00Z")
     rows["closure of a matched campaign (matching.close_campaign)"] = count_requests(
         lambda: matching.close_campaign(campaign, "2026-12-31T23:00:00Z"), _items
     )

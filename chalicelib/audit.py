@@ -18,6 +18,7 @@ from typing import Any
 from . import clock, storage
 from .errors import Forbidden
 from .identity import Identity
+from .records import AuditEntry
 
 SYSTEM = "system"
 # Fields that carry a name, an e-mail or a person's own words: never copied into the log.
@@ -45,28 +46,25 @@ def entry(
     after: dict[str, Any] | None,
     *,
     campaign_id: str | None = None,
-) -> dict[str, Any]:
+) -> AuditEntry:
     """An entry, not yet written: for code that writes it in its own transaction
-    (storage.transition(..., audit=...)). `target` names what changed: "campaign/<id>",
+    (storage.campaigns.transition(..., entry=...)). `target` names what changed: "campaign/<id>",
     "campaign/<id>/media/<media id>", "fund/<id>", "user/<sub>". An entry about a
     campaign is listed under it (GET /audit?campaign_id=): its id is read from a
     "campaign/…" target, or given as `campaign_id`."""
     if campaign_id is None and target.startswith("campaign/"):
         campaign_id = target.split("/")[1]
-    is_identity = isinstance(actor, Identity)
-    made = {
-        "id": _new_id(),
-        "created_at": clock.iso(clock.now()),
-        "action": action,
-        "actor_id": actor.sub if is_identity else actor,
-        "actor_moderator": is_identity and actor.is_moderator,
-        "target": target,
-        "before": _scrub(before),
-        "after": _scrub(after),
-    }
-    if campaign_id:
-        made["campaign_id"] = campaign_id
-    return made
+    return AuditEntry(
+        id=_new_id(),
+        created_at=clock.iso(clock.now()),
+        action=action,
+        actor_id=actor.sub if isinstance(actor, Identity) else actor,
+        actor_moderator=isinstance(actor, Identity) and actor.is_moderator,
+        target=target,
+        before=_scrub(before),
+        after=_scrub(after),
+        campaign_id=campaign_id,
+    )
 
 
 def record(
@@ -77,29 +75,17 @@ def record(
     after: dict[str, Any] | None,
     *,
     campaign_id: str | None = None,
-) -> dict[str, Any]:
+) -> AuditEntry:
     """Append an entry now (see `entry` for the arguments); answers it."""
     made = entry(actor, action, target, before, after, campaign_id=campaign_id)
-    storage.append_audit(made)
+    storage.audit.append(made)
     return made
 
 
-def view(item: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": item["id"],
-        "created_at": item["created_at"],
-        "action": item["action"],
-        "actor": {"id": item["actor_id"], "moderator": item["actor_moderator"]},
-        "target": item["target"],
-        "campaign_id": item.get("campaign_id"),
-        "before": item.get("before"),
-        "after": item.get("after"),
-    }
-
-
-def trail(viewer: Identity, *, campaign_id: str | None, limit: int, cursor: str | None):
+def trail(
+    viewer: Identity, *, campaign_id: str | None, limit: int, cursor: str | None
+) -> tuple[list[AuditEntry], str | None]:
     """GET /audit: newest first, all of it or one campaign's."""
     if not viewer.is_moderator:
         raise Forbidden("only moderators may read the audit trail")
-    items, next_cursor = storage.list_audit(campaign_id=campaign_id, limit=limit, cursor=cursor)
-    return [view(item) for item in items], next_cursor
+    return storage.audit.list_entries(campaign_id=campaign_id, limit=limit, cursor=cursor)

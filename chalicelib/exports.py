@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from . import clock, storage
 from .errors import Forbidden
 from .identity import Identity
+from .records import Campaign, Fund
 from .settings import get_settings
 
 CSV = "text/csv; charset=utf-8"
@@ -49,42 +50,42 @@ def _bounds(start: date | None, end: date | None) -> tuple[str, str]:
     return since, clock.iso(datetime.combine(end + timedelta(days=1), time.min, zone) - timedelta(seconds=1))
 
 
-def _matching(campaign: dict[str, Any], funds: dict[str, dict[str, Any] | None]) -> tuple[int, str | None, str | None]:
-    """Matched cents, fund id and fund name (funds: a cache of those read)."""
-    fund_id = campaign.get("matching_fund_id")
-    if fund_id and fund_id not in funds:
-        funds[fund_id] = storage.get_fund(fund_id)
-    name = (funds.get(fund_id) or {}).get("name") if fund_id else None
-    return campaign.get("matched_cents", 0), fund_id, name
+def _fund_name(campaign: Campaign, funds: dict[str, Fund | None]) -> str | None:
+    """The name of a campaign's matching fund (funds: a cache of those read)."""
+    fund_id = campaign.matching_fund_id
+    if not fund_id:
+        return None
+    if fund_id not in funds:
+        funds[fund_id] = storage.funds.get(fund_id)
+    fund = funds[fund_id]
+    return fund.name if fund else None
 
 
-def _line(campaign: dict[str, Any], funds: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
-    """A campaign's line; its pledges give the distinct contributors and what was collected.
-    A matched campaign's raised_cents is crowd + matched (storage, matching funds)."""
+def _line(campaign: Campaign, funds: dict[str, Fund | None]) -> dict[str, Any]:
+    """A campaign's line; its pledges give the distinct contributors and what was collected."""
     contributors, pledges, collected = set(), 0, 0
-    for pledge in storage.every(storage.list_campaign_pledges, campaign["id"]):
-        contributors.add(pledge["contributor_id"])
+    for pledge in storage.every(storage.pledges.list_for_campaign, campaign.id):
+        contributors.add(pledge.contributor_id)
         pledges += 1
-        if pledge.get("settlement") == "collected":
-            collected += pledge["amount_cents"]
-    matched, fund_id, fund_name = _matching(campaign, funds)
+        if pledge.settlement == "collected":
+            collected += pledge.amount_cents
     return {
-        "campaign_id": campaign["id"],
-        "title": campaign["title"],
-        "owner_name": campaign["owner_name"],
-        "commune": campaign["commune"],
-        "postcode": campaign["postcode"],
-        "category": campaign["category"],
-        "goal_cents": campaign["goal_cents"],
-        "crowd_cents": campaign["raised_cents"] - matched,
+        "campaign_id": campaign.id,
+        "title": campaign.title,
+        "owner_name": campaign.owner_name,
+        "commune": campaign.commune,
+        "postcode": campaign.postcode,
+        "category": campaign.category,
+        "goal_cents": campaign.goal_cents,
+        "crowd_cents": campaign.crowd_cents,
         "collected_cents": collected,
-        "matched_cents": matched,
-        "matching_fund_id": fund_id,
-        "matching_fund_name": fund_name,
+        "matched_cents": campaign.matched_cents,
+        "matching_fund_id": campaign.matching_fund_id,
+        "matching_fund_name": _fund_name(campaign, funds),
         "contributors": len(contributors),
         "pledges": pledges,
-        "outcome": campaign["status"],
-        "closed_at": campaign["closed_at"],
+        "outcome": campaign.status,
+        "closed_at": campaign.closed_at,
     }
 
 
@@ -93,8 +94,8 @@ def closed_campaigns(viewer: Identity, start: date | None, end: date | None) -> 
     if not viewer.is_moderator:
         raise Forbidden("only moderators may export the closed campaigns")
     since, until = _bounds(start, end)
-    closed = storage.every(storage.list_closed, since=since, until=until)
-    funds: dict[str, dict[str, Any] | None] = {}
+    closed = storage.every(storage.campaigns.list_closed, since=since, until=until)
+    funds: dict[str, Fund | None] = {}
     lines = [_line(campaign, funds) for campaign in closed]
     totals = {"campaigns": len(lines), **{name: sum(line[name] for line in lines) for name in TOTALLED}}
     return {"from_date": start, "to_date": end, "items": lines, "totals": totals}
@@ -152,22 +153,11 @@ def csv_filename(start: date | None, end: date | None) -> str:
 
 def open_data(*, limit: int, cursor: str | None) -> dict[str, Any]:
     """Closed campaigns, most recently closed first, with nothing that names a person."""
-    items, next_cursor = storage.list_closed(
+    items, next_cursor = storage.campaigns.list_closed(
         since=EARLIEST, until=LATEST, limit=limit, cursor=cursor, newest_first=True
     )
-    fields = ("id", "title", "category", "commune", "postcode", "funding_model", "goal_cents", "raised_cents")
-    campaigns = [
-        {
-            **{name: c[name] for name in fields},
-            "crowd_cents": c["raised_cents"] - c.get("matched_cents", 0),
-            "matched_cents": c.get("matched_cents", 0),
-            "pledge_count": c["pledge_count"],
-            "outcome": c["status"],
-            "launched_at": c.get("launched_at"),
-            "ends_at": c.get("ends_at"),
-            "closed_at": c["closed_at"],
-        }
-        for c in items
-    ]
+    fields: tuple[str, ...] = ("id", "title", "category", "commune", "postcode", "funding_model", "goal_cents")
+    fields += ("raised_cents", "crowd_cents", "matched_cents", "pledge_count", "launched_at", "ends_at", "closed_at")
+    campaigns = [{**{name: getattr(c, name) for name in fields}, "outcome": c.status} for c in items]
     producer = f"Ozé – {get_settings().territory_name}"
     return {"licence": LICENCE, "producer": producer, "items": campaigns, "next_cursor": next_cursor}

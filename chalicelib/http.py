@@ -1,16 +1,22 @@
 """The HTTP edge: how a Chalice route reads its request and shapes its answer.
 
-`Api.route` wraps a view so that it receives a parsed `Call` (caller, validated body and
-query) and returns plain data; every DomainError becomes one problem+json answer here.
-The route table it keeps is what the OpenAPI document is generated from.
+`Api.route` wraps a view so that it receives a parsed `Call` (validated body and query, and
+the caller as the route's `auth` has it) and returns plain data; every DomainError becomes
+one problem+json answer here. The route table it keeps is what the OpenAPI document is
+generated from.
+
+Which caller a view gets is typed: a view of a route that requires sign-in ("user",
+"moderator") takes a `UserCall`, whose `user` is an Identity; one of an "optional" route a
+`ViewerCall`, whose `viewer` is an Identity or None; a public view a `Call`, with no caller.
+`Api.route` is overloaded on `auth` so that mypy refuses a view that asks for more.
 """
 
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Concatenate, Literal, NamedTuple, TypeVar, overload
 
 from chalice import Chalice, Response
 from pydantic import BaseModel, ValidationError
@@ -19,6 +25,7 @@ from . import identity, models, observability
 from .errors import (
     BadRequest,
     DomainError,
+    FieldError,
     PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
@@ -43,12 +50,31 @@ CORS_MAX_AGE_SECONDS = "3600"
 
 @dataclass
 class Call:
-    """What a view needs of its request, already checked."""
+    """What a view needs of its request, already checked: a public route's (auth "none")."""
 
-    user: identity.Identity | None
     body: Any = None
     query: Any = None
     headers: Any = field(default_factory=dict)  # case-insensitive on requests
+
+
+@dataclass
+class ViewerCall(Call):
+    """A call to a route that serves anyone and more to some (auth "optional")."""
+
+    viewer: identity.Identity | None = None
+
+
+@dataclass(kw_only=True)
+class UserCall(Call):
+    """A call to a route that requires sign-in (auth "user" or "moderator"): `user` is there."""
+
+    user: identity.Identity
+
+
+# Views, by the call they take first (then their path parameters, by name).
+PublicView = TypeVar("PublicView", bound=Callable[Concatenate[Call, ...], Any])
+ViewerView = TypeVar("ViewerView", bound=Callable[Concatenate[ViewerCall, ...], Any])
+UserView = TypeVar("UserView", bound=Callable[Concatenate[UserCall, ...], Any])
 
 
 @dataclass
@@ -89,7 +115,7 @@ class RouteSpec(NamedTuple):
         return models.load(self.response_model) if self.response_model else None
 
 
-def _fields(error: ValidationError, where: str) -> list[dict[str, str]]:
+def _fields(error: ValidationError, where: str) -> list[FieldError]:
     return [
         {
             "field": ".".join(str(part) for part in item["loc"]) or where,
@@ -99,7 +125,7 @@ def _fields(error: ValidationError, where: str) -> list[dict[str, str]]:
     ]
 
 
-def _validation_detail(errors: list[dict[str, str]]) -> str:
+def _validation_detail(errors: list[FieldError]) -> str:
     first = errors[0]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{first['field']}: {first['message']}{more}"
@@ -139,7 +165,7 @@ def _json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def problem_response(error: DomainError, headers: dict[str, str] | None = None) -> Response:
+def problem_response(error: DomainError, headers: Mapping[str, str | list[str]] | None = None) -> Response:
     return Response(
         _json(problem(error)), status_code=error.status, headers={"Content-Type": PROBLEM_JSON, **(headers or {})}
     )
@@ -163,6 +189,51 @@ class Api:
         app.register_middleware(cors, "http")
         app.register_middleware(problem_for_chalice_errors, "http")
         app.register_middleware(remember_request, "http")
+
+    @overload
+    def route(
+        self,
+        path: str,
+        method: str,
+        *,
+        auth: Literal["user", "moderator"],
+        body: str | None = None,
+        query: str | None = None,
+        response: str | None = None,
+        status: int = 200,
+        idempotent: bool = False,
+        produces: tuple[str, ...] = (JSON,),
+    ) -> Callable[[UserView], UserView]: ...
+
+    @overload
+    def route(
+        self,
+        path: str,
+        method: str,
+        *,
+        auth: Literal["optional"],
+        body: str | None = None,
+        query: str | None = None,
+        response: str | None = None,
+        status: int = 200,
+        idempotent: bool = False,
+        produces: tuple[str, ...] = (JSON,),
+    ) -> Callable[[ViewerView], ViewerView]: ...
+
+    @overload
+    def route(
+        self,
+        path: str,
+        method: str,
+        *,
+        auth: Literal["none"] = "none",
+        body: str | None = None,
+        query: str | None = None,
+        response: str | None = None,
+        status: int = 200,
+        idempotent: bool = False,
+        produces: tuple[str, ...] = (JSON,),
+    ) -> Callable[[PublicView], PublicView]: ...
 
     def route(
         self,
@@ -207,18 +278,19 @@ class Api:
     def _call(self, spec: RouteSpec) -> Call:
         request = _local.request
         # Public routes read no credentials: a stale token cannot break them.
-        credentials = request.headers.get("authorization") if spec.auth != "none" else None
-        user = identity.authenticate(credentials, get_settings())
-        if spec.auth in ("user", "moderator") and user is None:
-            raise Unauthorized("sign in to do this")
-        return Call(
-            user=user,
-            body=parse_body(request.raw_body, request.headers.get("content-type", ""), spec.body)
-            if spec.body_model
-            else None,
-            query=parse_query(request.query_params, spec.query) if spec.query_model else None,
-            headers=request.headers,
-        )
+        caller = None
+        if spec.auth != "none":
+            caller = identity.authenticate(request.headers.get("authorization"), get_settings())
+            if spec.auth != "optional" and caller is None:
+                raise Unauthorized("sign in to do this")  # before the body is read: 401 whatever it holds
+        body_model, query_model = spec.body, spec.query
+        body = parse_body(request.raw_body, request.headers.get("content-type", ""), body_model) if body_model else None
+        query = parse_query(request.query_params, query_model) if query_model else None
+        if spec.auth == "optional":
+            return ViewerCall(body, query, request.headers, viewer=caller)
+        if caller is not None:
+            return UserCall(body, query, request.headers, user=caller)
+        return Call(body, query, request.headers)
 
     def _answer(self, spec: RouteSpec, result: Any) -> Response:
         reply = result if isinstance(result, Reply) else Reply(result, spec.status)

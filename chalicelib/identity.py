@@ -15,7 +15,7 @@ import json
 import time
 import urllib.request
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .errors import Unauthorized
 from .settings import Settings
@@ -49,7 +49,7 @@ def _b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def sign_dev_token(secret: str, claims: dict, ttl_seconds: int = 12 * 3600) -> str:
+def sign_dev_token(secret: str, claims: dict[str, Any], ttl_seconds: int = 12 * 3600) -> str:
     """An HS256 token with Cognito's claim names, for the local stage and its tests."""
     now = int(time.time())
     payload = {"iat": now, "exp": now + ttl_seconds, "token_use": "id", **claims}
@@ -59,7 +59,7 @@ def sign_dev_token(secret: str, claims: dict, ttl_seconds: int = 12 * 3600) -> s
     return f"{signing_input}.{_b64encode(signature)}"
 
 
-def _split(token: str) -> tuple[dict, dict, bytes, bytes]:
+def _split(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     try:
         header_part, payload_part, signature_part = token.split(".")
         header = json.loads(_b64decode(header_part))
@@ -72,7 +72,7 @@ def _split(token: str) -> tuple[dict, dict, bytes, bytes]:
     return header, payload, f"{header_part}.{payload_part}".encode(), signature
 
 
-def _verify_hs256(secret: str, header: dict, signed: bytes, signature: bytes) -> None:
+def _verify_hs256(secret: str, header: dict[str, Any], signed: bytes, signature: bytes) -> None:
     if header.get("alg") != "HS256":
         raise Unauthorized("the local stage accepts HS256 dev tokens only")
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
@@ -91,11 +91,12 @@ def _cognito_keys(issuer: str) -> dict[str, tuple[int, int]]:
     }
 
 
-def _verify_rs256(issuer: str, header: dict, signed: bytes, signature: bytes) -> None:
+def _verify_rs256(issuer: str, header: dict[str, Any], signed: bytes, signature: bytes) -> None:
     """RSASSA-PKCS1-v1_5 with SHA-256, by encoding the expected block and comparing."""
     if header.get("alg") != "RS256":
         raise Unauthorized("hosted stages accept Cognito RS256 tokens only")
-    key = _cognito_keys(issuer).get(header.get("kid"))
+    kid = header.get("kid")
+    key = _cognito_keys(issuer).get(kid) if isinstance(kid, str) else None
     if key is None:
         raise Unauthorized("the bearer token is signed with an unknown key")
     modulus, exponent = key
@@ -109,7 +110,7 @@ def _verify_rs256(issuer: str, header: dict, signed: bytes, signature: bytes) ->
         raise Unauthorized("the bearer token's signature is invalid")
 
 
-def _check_claims(payload: dict, settings: Settings, issuer: str) -> None:
+def _check_claims(payload: dict[str, Any], settings: Settings, issuer: str) -> None:
     now = time.time()
     if not isinstance(payload.get("exp"), (int, float)) or payload["exp"] < now - CLOCK_SKEW_SECONDS:
         raise Unauthorized("the bearer token has expired")

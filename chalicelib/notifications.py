@@ -13,12 +13,12 @@ import html
 import logging
 import re
 import secrets
+from collections.abc import Iterator
 from string import Template
-from typing import Any
 
-from botocore.exceptions import ClientError
-
-from . import aws, storage
+from . import storage
+from .adapters import mailer
+from .records import Campaign, News
 from .settings import get_settings
 
 logger = logging.getLogger("oze.notifications")
@@ -93,14 +93,7 @@ def send(template: str, to: str, **values: str) -> bool:
     if not (sender and to):
         return False
     subject, text, page = render(template, **values)
-    aws.client("ses").send_email(
-        Source=sender,
-        Destination={"ToAddresses": [to]},
-        Message={
-            "Subject": {"Data": subject, "Charset": "UTF-8"},
-            "Body": {"Text": {"Data": text, "Charset": "UTF-8"}, "Html": {"Data": page, "Charset": "UTF-8"}},
-        },
-    )
+    mailer.send(sender, to, subject, text, page)
     return True
 
 
@@ -117,7 +110,7 @@ def _b64(data: bytes) -> str:
 
 def _unsubscribe_key() -> bytes:
     secret = get_settings().unsubscribe_secret
-    return (secret or storage.signing_secret("unsubscribe", lambda: secrets.token_urlsafe(32))).encode()
+    return (secret or storage.news.signing_secret("unsubscribe", lambda: secrets.token_urlsafe(32))).encode()
 
 
 def _signature(key: bytes, contributor_id: str, campaign_id: str) -> bytes:
@@ -148,36 +141,36 @@ def unsubscribe_link(contributor_id: str, campaign_id: str, key: bytes | None = 
     return f"{get_settings().api_url}/campaigns/{campaign_id}/unsubscribe?token={token}"
 
 
-def _news_recipients(campaign_id: str):
+def _news_recipients(campaign_id: str) -> Iterator[tuple[str, str, str]]:
     """(contributor id, name, e-mail) of each distinct contributor with an active pledge
     who did not unsubscribe; the newest pledge gives the address."""
-    skip = storage.unsubscribed(campaign_id)
-    for pledge in storage.every(storage.list_campaign_pledges, campaign_id):
-        who = pledge["contributor_id"]
+    skip = storage.news.unsubscribed(campaign_id)
+    for pledge in storage.every(storage.pledges.list_for_campaign, campaign_id):
+        who = pledge.contributor_id
         if who not in skip:
             skip.add(who)
-            if pledge.get("contributor_email"):
-                yield who, pledge["contributor_name"], pledge["contributor_email"]
+            if pledge.contributor_email:
+                yield who, pledge.contributor_name, pledge.contributor_email
 
 
-def send_news(campaign: dict[str, Any], news: dict[str, Any]) -> int:
+def send_news(campaign: Campaign, news: News) -> int:
     """Mail a news post to the campaign's contributors; answers how many were sent. A
     failed mail is logged and does not stop the others."""
     if not get_settings().sender_email:
         return 0
     sent, key = 0, _unsubscribe_key()
-    for contributor_id, name, email in _news_recipients(campaign["id"]):
+    for contributor_id, name, email in _news_recipients(campaign.id):
         try:
             sent += send(
                 "campaign_news",
                 email,
                 name=name,
-                title=campaign["title"],
-                news_title=news["title"],
-                body=news["body"],
-                link=campaign_link(campaign["id"]),
-                unsubscribe=unsubscribe_link(contributor_id, campaign["id"], key),
+                title=campaign.title,
+                news_title=news.title,
+                body=news.body,
+                link=campaign_link(campaign.id),
+                unsubscribe=unsubscribe_link(contributor_id, campaign.id, key),
             )
-        except ClientError:
-            logger.exception("news mail not sent", extra={"campaign_id": campaign["id"], "news_id": news["id"]})
+        except mailer.MailNotSent:
+            logger.exception("news mail not sent", extra={"campaign_id": campaign.id, "news_id": news.id})
     return sent

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any, cast
 
 SERVICE = "oze"  # also the name of the Chalice app's logger, parent of chalicelib's
 NAMESPACE = "Oze"
@@ -88,7 +88,7 @@ def tools() -> tuple[Any, Any]:
         app_logger.removeHandler(handler)
     logger = Logger(
         service=SERVICE,
-        stream=_Stdout(),
+        stream=cast(IO[str], _Stdout()),  # all a logging handler uses of a stream: write, flush
         logger_formatter=ScrubbingFormatter(utc=True, use_rfc3339=True),
     )
     metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
@@ -110,8 +110,9 @@ def _lambda_context(event: Any) -> Any:
 def _correlation_id(event: Any, context: Any) -> str | None:
     request_context = getattr(event, "context", None) if hasattr(event, "method") else None
     if isinstance(request_context, dict) and request_context.get("requestId"):
-        return request_context["requestId"]
-    return getattr(context, "aws_request_id", None)
+        return str(request_context["requestId"])
+    request_id = getattr(context, "aws_request_id", None)
+    return str(request_id) if request_id is not None else None
 
 
 def middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:

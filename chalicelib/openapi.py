@@ -7,49 +7,35 @@ of an idempotent route, its JSON body, its answer (and the Idempotent-Replayed h
 the problem+json errors it can give (which follow from its auth, body and parameters), and
 who may call it (bearer JWT: Cognito's ID token, or the local stage's dev token).
 
-Bounds that a stage configures are checked by model validators reading Settings, which
-JSON Schema cannot see; `stage_rules` writes them into the document by validator name, so
-that the document served by a stage states that stage's bounds (categories, territory,
-goal, duration, pledge amounts, media types and sizes).
+Rules whose terms a stage configures (categories, territory, goal, duration, pledge amounts,
+media types and sizes) are `StageRule`s attached to the models' field types
+(chalicelib/models/base.py): the same objects that validate state their terms in the JSON
+schemas generated while `documenting(settings)`, so the document served by a stage states
+that stage's bounds. The error body's schema is generated from `errors.ProblemDetails`, the
+type that `errors.problem()` builds.
 """
 
 import re
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 
-from .errors import PROBLEM_BASE
+from .errors import ProblemDetails
+from .http import Api, RouteSpec
+from .models.base import documenting, without_null
 from .pledges import KEY_PATTERN
 from .settings import Settings, get_settings
 
+# A JSON object of the document; the schema refs of the route models, by model and mode.
+JSONObject = dict[str, Any]
+Refs = dict[tuple[Any, JsonSchemaMode], JSONObject]
 REF = "#/components/schemas/{model}"
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "pattern": f"^{KEY_PATTERN.pattern}$"}
-
-
-@lru_cache(maxsize=1)
-def problem_details() -> type[BaseModel]:
-    """The shape of chalicelib.errors.problem(), made with the first document (classes
-    cost import time that cold starts need not pay)."""
-
-    class FieldError(BaseModel):
-        field: str = Field(description="the body field (dotted path), query parameter or header at fault")
-        message: str
-
-    class ProblemDetails(BaseModel):
-        """An error (RFC 9457), sent as application/problem+json."""
-
-        type: str = Field(json_schema_extra={"format": "uri"}, examples=[PROBLEM_BASE + "validation-error"])
-        title: str
-        status: int
-        detail: str
-        errors: list[FieldError] = Field(default=[], description="validation errors: one per field at fault")
-
-    return ProblemDetails
 
 
 ERRORS = {
@@ -64,7 +50,7 @@ ERRORS = {
 }
 
 
-def _errors(spec: Any) -> list[int]:
+def _errors(spec: RouteSpec) -> list[int]:
     """The problem statuses a route can answer, from what it reads."""
     has_ids = bool(PATH_PARAMETER.search(spec.path))
     codes = set()
@@ -85,67 +71,18 @@ def _errors(spec: Any) -> list[int]:
     return sorted(codes)
 
 
-# --- stage bounds, by the name of the validator that checks them -------------------------------
+class _Names(GenerateJsonSchema):
+    """Component names: a generic page `Page[Campaign]` is CampaignPage, as the class is named
+    (models.base.Page.model_parametrized_name), not pydantic's Page_Campaign_."""
 
-
-def _bounds(low: int, high: int) -> Callable[[dict], None]:
-    return lambda schema: schema.update(minimum=low, maximum=high)
-
-
-def stage_rules(settings: Settings) -> dict[str, Callable[[dict], None]]:
-    postcodes = "|".join(f"{re.escape(p)}[0-9]{{{5 - len(p)}}}" for p in settings.postcode_prefixes)
-    media_types = sorted({*settings.media_image_types, *settings.media_video_types})
-    media_max = max(settings.media_image_max_bytes, settings.media_video_max_bytes)
-    pledge = _bounds(settings.pledge_min_cents, settings.pledge_max_cents)
-    return {
-        "known_category": lambda schema: schema.update(enum=list(settings.categories)),
-        "known_categories": lambda schema: schema.setdefault("items", {}).update(enum=list(settings.categories)),
-        "on_territory": lambda schema: schema.update(pattern=f"^(?:{postcodes})$"),
-        "goal_within_bounds": _bounds(settings.goal_min_cents, settings.goal_max_cents),
-        "duration_within_bounds": _bounds(settings.duration_min_days, settings.duration_max_days),
-        "pledgeable": pledge,
-        "amount_within_bounds": pledge,
-        "allowed_type": lambda schema: schema.update(enum=media_types),
-        "within_limit": _bounds(1, media_max),
-    }
-
-
-def _not_null(schema: dict) -> None:
-    """NoNulls models refuse an explicit null: the document says so."""
-    branches = [b for b in schema.get("anyOf", ()) if b.get("type") != "null"]
-    if len(branches) == 1 and len(schema["anyOf"]) == 2:
-        del schema["anyOf"]
-        schema.update(branches[0])
-    if schema.get("default", 0) is None:
-        del schema["default"]
-
-
-def _value_schema(schema: dict) -> dict:
-    """The non-null branch of an optional field's schema."""
-    for branch in schema.get("anyOf", ()):
-        if branch.get("type") != "null":
-            return branch
-    return schema
-
-
-def _apply_stage_rules(model: type[BaseModel], schema: dict, settings: Settings) -> None:
-    rules = stage_rules(settings)
-    properties = schema.get("properties", {})
-    validators = model.__pydantic_decorators__.field_validators.values()
-    for validator in sorted(validators, key=lambda v: v.cls_var_name != "not_null"):
-        for name in validator.info.fields:
-            fields = properties if name == "*" else [model.model_fields[name].alias or name]
-            for field in [f for f in fields if f in properties]:
-                if validator.cls_var_name == "not_null":
-                    _not_null(properties[field])
-                elif validator.cls_var_name in rules:
-                    rules[validator.cls_var_name](_value_schema(properties[field]))
+    def normalize_name(self, name: str) -> str:
+        return super().normalize_name(re.sub(r"^(\w+)\[(\w+)\]$", r"\2\1", name))
 
 
 # --- the document --------------------------------------------------------------------------
 
 
-def _parameters(spec: Any, query_schema: dict | None) -> list[dict]:
+def _parameters(spec: RouteSpec, query_schema: JSONObject | None) -> list[JSONObject]:
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
         for name in PATH_PARAMETER.findall(spec.path)
@@ -154,7 +91,7 @@ def _parameters(spec: Any, query_schema: dict | None) -> list[dict]:
         required = set(query_schema.get("required", ()))
         for name, schema in query_schema["properties"].items():
             schema = {k: v for k, v in schema.items() if k != "title"}
-            _not_null(schema)  # an absent parameter is the null
+            without_null(schema)  # an absent parameter is the null
             parameter = {"name": name, "in": "query", "required": name in required, "schema": schema}
             if "description" in schema:
                 parameter["description"] = schema.pop("description")
@@ -173,7 +110,7 @@ def _parameters(spec: Any, query_schema: dict | None) -> list[dict]:
     return parameters
 
 
-def _success(spec: Any, refs: dict) -> dict:
+def _success(spec: RouteSpec, refs: Refs) -> JSONObject:
     content = {}
     for media_type in spec.produces:
         if media_type == JSON:
@@ -191,12 +128,12 @@ def _success(spec: Any, refs: dict) -> dict:
     return answer
 
 
-def _security(auth: str, schemes: list[str]) -> list[dict] | None:
-    signed_in = [{scheme: []} for scheme in schemes]
+def _security(auth: str, schemes: list[str]) -> list[JSONObject] | None:
+    signed_in: list[dict[str, list[str]]] = [{scheme: []} for scheme in schemes]
     return {"none": None, "optional": [{}, *signed_in]}.get(auth, signed_in)
 
 
-def _operation(spec: Any, refs: dict, query_schema: dict | None, schemes: list[str]) -> dict:
+def _operation(spec: RouteSpec, refs: Refs, query_schema: JSONObject | None, schemes: list[str]) -> JSONObject:
     doc = (spec.view.__doc__ or "").strip()
     summary = doc.splitlines()[0] if doc else spec.view.__name__.replace("_", " ").capitalize()
     operation: dict[str, Any] = {
@@ -220,7 +157,7 @@ def _operation(spec: Any, refs: dict, query_schema: dict | None, schemes: list[s
     return operation
 
 
-def _security_schemes(settings: Settings) -> dict:
+def _security_schemes(settings: Settings) -> JSONObject:
     schemes = {
         "bearer": {
             "type": "http",
@@ -240,35 +177,38 @@ def _security_schemes(settings: Settings) -> dict:
     return schemes
 
 
-def _components(routes: list, settings: Settings) -> tuple[dict, dict, dict]:
+def _components(
+    routes: list[RouteSpec], settings: Settings
+) -> tuple[JSONObject, Refs, dict[type[BaseModel], JSONObject]]:
     """Component schemas, the refs of the route models, and each query model's schema."""
-    from pydantic.json_schema import models_json_schema  # on first use: not at cold start
-
-    wanted = {(spec.body, "validation") for spec in routes if spec.body}
+    wanted: set[tuple[type[BaseModel], JsonSchemaMode]] = {(spec.body, "validation") for spec in routes if spec.body}
     wanted |= {(spec.response, "serialization") for spec in routes if spec.response}
-    wanted.add((problem_details(), "serialization"))
-    refs, top = models_json_schema(sorted(wanted, key=lambda m: (m[0].__name__, m[1])), ref_template=REF)
-    schemas = top.get("$defs", {})
-    for model, mode in wanted:
-        if mode == "validation":
-            _apply_stage_rules(model, schemas[model.__name__], settings)
-    queries = {}
-    for spec in routes:
-        if spec.query and spec.query not in queries:
-            query = spec.query.model_json_schema(ref_template=REF)
-            schemas.update(query.pop("$defs", {}))
-            _apply_stage_rules(spec.query, query, settings)
-            queries[spec.query] = query
-    return schemas, refs, queries
+    with documenting(settings):  # the stage's rules state their terms
+        refs, top = models_json_schema(
+            sorted(wanted, key=lambda m: (m[0].__name__, m[1])), ref_template=REF, schema_generator=_Names
+        )
+        schemas = top.get("$defs", {})
+        problem = TypeAdapter(ProblemDetails).json_schema(ref_template=REF, schema_generator=_Names)
+        schemas.update(problem.pop("$defs", {}), ProblemDetails=problem)
+        queries: dict[type[BaseModel], JSONObject] = {}
+        for spec in routes:
+            query_model = spec.query
+            if query_model and query_model not in queries:
+                query = query_model.model_json_schema(ref_template=REF, schema_generator=_Names)
+                schemas.update(query.pop("$defs", {}))
+                queries[query_model] = query
+    return dict(sorted(schemas.items())), refs, queries
 
 
 @lru_cache(maxsize=4)
-def _document(api: Any, settings: Settings) -> dict:
+def _document(api: Api, settings: Settings) -> JSONObject:
     schemas, refs, queries = _components(api.routes, settings)
     security_schemes = _security_schemes(settings)
-    paths: dict[str, dict] = {}
+    paths: dict[str, JSONObject] = {}
     for spec in api.routes:
-        operation = _operation(spec, refs, queries.get(spec.query), list(security_schemes))
+        query_model = spec.query
+        query_schema = queries[query_model] if query_model else None
+        operation = _operation(spec, refs, query_schema, list(security_schemes))
         paths.setdefault(spec.path, {})[spec.method.lower()] = operation
     problem = {"$ref": REF.format(model="ProblemDetails")}
     return {
@@ -296,6 +236,6 @@ def _document(api: Any, settings: Settings) -> dict:
     }
 
 
-def document(api: Any) -> dict:
+def document(api: Api) -> JSONObject:
     """The document for the current stage's settings (built once per stage and process)."""
     return _document(api, get_settings())

@@ -11,9 +11,10 @@ Sandbox payment tokens (the pledge's `payment_token`), deterministic for tests a
     sandbox_retry      the first collection fails ("banque injoignable"), later ones succeed
 """
 
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from . import clock, storage
+from .records import Payment, Pledge
 from .settings import get_settings
 
 SANDBOX_TOKENS = ("sandbox_ok", "sandbox_declined", "sandbox_retry")
@@ -25,34 +26,32 @@ class Outcome(NamedTuple):
 
 
 class PaymentProvider(Protocol):
-    def collect(self, pledge: dict[str, Any]) -> Outcome: ...
+    def collect(self, pledge: Pledge) -> Outcome: ...
 
-    def release(self, pledge: dict[str, Any]) -> Outcome: ...
+    def release(self, pledge: Pledge) -> Outcome: ...
 
 
 class SandboxProvider:
     """Keeps each pledge's payment state in DynamoDB, as a real provider keeps its own."""
 
-    def collect(self, pledge: dict[str, Any]) -> Outcome:
-        state = storage.get_payment(pledge["id"]) or {"attempts": 0}
-        if state.get("status") in ("collected", "released"):
-            return Outcome(state["status"] == "collected", state.get("reason", ""))
-        attempts = state["attempts"] + 1
-        token = pledge.get("payment_token", "sandbox_ok")
+    def collect(self, pledge: Pledge) -> Outcome:
+        state = storage.sandbox.get(pledge.id)
+        if state and state.status in ("collected", "released"):
+            return Outcome(state.status == "collected", state.reason)
+        attempts = (state.attempts if state else 0) + 1
+        token = pledge.payment_token or "sandbox_ok"
         ok = token == "sandbox_ok" or (token == "sandbox_retry" and attempts > 1)
         reason = "" if ok else ("carte refusée" if token == "sandbox_declined" else "banque injoignable")
         status = "collected" if ok else "failed"
-        storage.put_payment(
-            pledge["id"], {"status": status, "reason": reason, "attempts": attempts, "at": clock.iso(clock.now())}
-        )
+        storage.sandbox.put(pledge.id, Payment(status, attempts, reason, clock.iso(clock.now())))
         return Outcome(ok, reason)
 
-    def release(self, pledge: dict[str, Any]) -> Outcome:
-        state = storage.get_payment(pledge["id"]) or {}
-        if state.get("status") == "collected":
+    def release(self, pledge: Pledge) -> Outcome:
+        state = storage.sandbox.get(pledge.id)
+        if state and state.status == "collected":
             return Outcome(False, "already collected")
-        if state.get("status") != "released":
-            storage.put_payment(pledge["id"], {"status": "released", "attempts": 0, "at": clock.iso(clock.now())})
+        if not (state and state.status == "released"):
+            storage.sandbox.put(pledge.id, Payment("released", 0, "", clock.iso(clock.now())))
         return Outcome(True)
 
 

@@ -22,10 +22,11 @@ replays hold a message for at most 24 hours.
 import re
 from typing import Any
 
-from . import audit, clock, storage
+from . import answers, audit, clock, storage
 from . import campaigns as campaigns_
 from .errors import Conflict
 from .identity import Identity
+from .records import AuditEntry, Campaign, Pledge
 
 ERASED_NAME = "Anonyme"
 NOT_NAMES = {ERASED_NAME, "Contributeur"}  # Identity.display_name when a token has no name
@@ -33,53 +34,53 @@ MIN_NAME = 3  # shorter "names" would erase parts of words
 CAMPAIGN_TEXTS = ("title", "summary", "description", "rejection_reason")
 
 
-def _owned(user: Identity) -> list[dict[str, Any]]:
-    return list(storage.every(storage.list_by_owner, user.sub))
+def _owned(user: Identity) -> list[Campaign]:
+    return list(storage.every(storage.campaigns.list_by_owner, user.sub))
 
 
-def _pledges(user: Identity) -> list[dict[str, Any]]:
-    return list(storage.every(storage.list_contributor_pledges, user.sub))
+def _pledges(user: Identity) -> list[Pledge]:
+    return list(storage.every(storage.pledges.list_for_contributor, user.sub))
 
 
-def _audit_about(user: Identity, campaign_ids: list[str]) -> list[dict[str, Any]]:
-    entries = list(storage.every(storage.list_audit_by_actor, user.sub))
+def _audit_about(user: Identity, campaign_ids: list[str]) -> list[AuditEntry]:
+    entries = list(storage.every(storage.audit.list_by_actor, user.sub))
     for campaign_id in campaign_ids:
-        entries += storage.every(storage.list_audit, campaign_id=campaign_id)
-    unique = {entry["id"]: audit.view(entry) for entry in entries}
-    return sorted(unique.values(), key=lambda entry: entry["id"], reverse=True)
+        entries += storage.every(storage.audit.list_entries, campaign_id=campaign_id)
+    unique = {entry.id: entry for entry in entries}
+    return sorted(unique.values(), key=lambda entry: entry.id, reverse=True)
 
 
-def _identities(campaigns: list[dict[str, Any]], pledges: list[dict[str, Any]]) -> list[dict[str, str]]:
-    pairs = {(c.get("owner_name", ""), c.get("owner_email", "")) for c in campaigns}
-    pairs |= {(p.get("contributor_name", ""), p.get("contributor_email", "")) for p in pledges}
+def _identities(campaigns: list[Campaign], pledges: list[Pledge]) -> list[dict[str, str]]:
+    pairs = {(c.owner_name, c.owner_email) for c in campaigns}
+    pairs |= {(p.contributor_name, p.contributor_email) for p in pledges}
     return [{"name": name, "email": email} for name, email in sorted(pairs) if name or email]
 
 
 def my_data(user: Identity) -> dict[str, Any]:
+    """Everything held about the caller, as plain data (records' fields, nothing of storage)."""
     campaigns = _owned(user)
     pledges = _pledges(user)
-    ids = [c["id"] for c in campaigns]
-    news = [item for campaign_id in ids for item in storage.every(storage.list_news, campaign_id, public_only=False)]
-    marker = storage.get_contributor(user.sub)
+    ids = [c.id for c in campaigns]
+    news = [n for campaign_id in ids for n in storage.every(storage.news.list_news, campaign_id, public_only=False)]
     return {
         "profile": {"id": user.sub, "name": user.name, "email": user.email, "groups": sorted(user.groups)},
         "identities_stored": _identities(campaigns, pledges),
-        "campaigns": campaigns,
-        "media": [{"campaign_id": c["id"], **entry} for c in campaigns for entry in c.get("media", {}).values()],
-        "news": news,
-        "pledges": pledges,
-        "contributor_since": marker["first_pledge_at"] if marker else None,
-        "unsubscriptions": list(storage.every(storage.list_unsubscriptions, user.sub)),
-        "audit": _audit_about(user, ids),
+        "campaigns": [answers.plain(c._replace(media=())) for c in campaigns],
+        "media": [answers.media_entry(c.id, m) for c in campaigns for m in c.media],
+        "news": [answers.plain(n) for n in news],
+        "pledges": [answers.plain(p._replace(cancellation_id=None)) for p in pledges],
+        "contributor_since": storage.pledges.first_pledged_at(user.sub),
+        "unsubscriptions": [answers.plain(u) for u in storage.every(storage.news.list_unsubscriptions, user.sub)],
+        "audit": [answers.audit_entry(e) for e in _audit_about(user, ids)],
     }
 
 
-def _names(user: Identity, campaigns: list[dict[str, Any]], pledges: list[dict[str, Any]]) -> list[str]:
+def _names(user: Identity, campaigns: list[Campaign], pledges: list[Pledge]) -> list[str]:
     """Every name and e-mail the person was stored under, longest first (so that a full
     name goes before a part of it); the platform's own placeholders are not names."""
     found = {user.name, user.email}
-    found |= {c.get(k, "") for c in campaigns for k in ("owner_name", "owner_email")}
-    found |= {p.get(k, "") for p in pledges for k in ("contributor_name", "contributor_email")}
+    found |= {n for c in campaigns for n in (c.owner_name, c.owner_email)}
+    found |= {n for p in pledges for n in (p.contributor_name, p.contributor_email)}
     return sorted((n for n in found if len(n) >= MIN_NAME and n not in NOT_NAMES), key=len, reverse=True)
 
 
@@ -89,37 +90,37 @@ def _scrubbed(text: str, names: list[str]) -> str:
     return text
 
 
-def _changed(item: dict[str, Any], fields: tuple[str, ...], names: list[str]) -> dict[str, str]:
-    """The fields of `item` that name the person, rewritten."""
-    rewritten = {f: _scrubbed(item[f], names) for f in fields if isinstance(item.get(f), str)}
-    return {f: text for f, text in rewritten.items() if text != item[f]}
+def _changed(record: Any, fields: tuple[str, ...], names: list[str]) -> dict[str, Any]:
+    """The fields of a record that name the person, rewritten."""
+    texts = {f: getattr(record, f) for f in fields}
+    rewritten = {f: _scrubbed(text, names) for f, text in texts.items() if isinstance(text, str)}
+    return {f: text for f, text in rewritten.items() if text != texts[f]}
 
 
-def _erase_campaign(campaign: dict[str, Any], names: list[str], now: str) -> None:
+def _erase_campaign(campaign: Campaign, names: list[str], now: str) -> None:
     """The owner's identity off the campaign, and their names out of its texts, its
     rewards, its news and its backers' messages."""
-    changes = _changed(campaign, CAMPAIGN_TEXTS, names)
+    changes: dict[str, Any] = _changed(campaign, CAMPAIGN_TEXTS, names)
     if "title" in changes:
         changes["slug"] = campaigns_.slugify(changes["title"])
     changes.update(owner_name=ERASED_NAME, owner_email="", identity_erased_at=now)
     rewards = {
-        reward_id: {**reward, **fix}
-        for reward_id, reward in campaign.get("rewards", {}).items()
+        reward.id: reward._replace(**fix)
+        for reward in campaign.rewards
         if (fix := _changed(reward, ("title", "description"), names))
     }
-    storage.erase_owner(campaign["id"], changes, rewards)
-    campaign_id = campaign["id"]
-    for news in list(storage.every(storage.list_news, campaign_id, public_only=False)):
+    storage.erasure.erase_owner(campaign.id, changes, rewards)
+    for news in list(storage.every(storage.news.list_news, campaign.id, public_only=False)):
         if fix := _changed(news, ("title", "body"), names):
-            storage.rewrite_news(news, fix)
-    for pledge in list(storage.every(storage.list_campaign_pledges, campaign_id, active_only=False)):
+            storage.news.rewrite(news, fix)
+    for pledge in list(storage.every(storage.pledges.list_for_campaign, campaign.id, active_only=False)):
         if fix := _changed(pledge, ("message",), names):
-            storage.rewrite_pledge_message(pledge["id"], fix["message"])
+            storage.erasure.rewrite_pledge_message(pledge.id, fix["message"])
 
 
 def erase(user: Identity) -> dict[str, Any]:
     campaigns = _owned(user)
-    live = [c["title"] for c in campaigns if c["status"] == "live"]
+    live = [c.title for c in campaigns if c.status == "live"]
     if live:
         raise Conflict(f"you own a live campaign (« {live[0]} »): erase your data once it has ended")
     now = clock.iso(clock.now())
@@ -128,7 +129,7 @@ def erase(user: Identity) -> dict[str, Any]:
     for campaign in campaigns:
         _erase_campaign(campaign, names, now)
     for pledge in pledges:
-        storage.erase_contributor(pledge["id"], now)
+        storage.erasure.erase_contributor(pledge.id, now)
     counts = {"campaigns": len(campaigns), "pledges": len(pledges)}
     after = {"campaigns": 0, "pledges": 0}
     audit.record(user, "data_erased", f"user/{user.sub}", {"identity_on": counts}, {"identity_on": after})

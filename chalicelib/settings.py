@@ -8,7 +8,7 @@ distinct environment, so a warm Lambda parses once.
 import os
 import re
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 DEFAULT_CATEGORIES = "business,culture,social,environment,heritage,sport,education,other"
 
@@ -136,12 +136,13 @@ def _typed(name: str, value: str) -> str | int | tuple[str, ...]:
 
 @lru_cache(maxsize=8)
 def _parse(values: tuple[tuple[str, str | None], ...]) -> Settings:
-    raw = dict(values)
-    missing = [name for name, value in raw.items() if value is None]
+    missing = [name for name, value in values if value is None]
     if missing:
         raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
     try:
-        settings = Settings(**{name.lower(): _typed(name, value) for name, value in raw.items()})
+        # Each value as its field has it (_typed knows by the variable's name).
+        fields: dict[str, Any] = {name.lower(): _typed(name, value) for name, value in values if value is not None}
+        settings = Settings(**fields)
     except ValueError as exc:
         raise ConfigurationError(f"invalid setting: {exc}") from exc
     if settings.dev_jwt_secret and not settings.is_local:

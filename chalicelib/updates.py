@@ -15,69 +15,63 @@ from __future__ import annotations
 import html
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import audit, campaigns, clock, notifications, storage
 from .errors import Conflict, Forbidden, NotFound
 from .identity import Identity
+from .records import Campaign, News
 
 if TYPE_CHECKING:  # the models load with their route (chalicelib/models), not with this module
     from .models.updates import NewsCreate
 
 POSTABLE_STATES = {"live", "succeeded", "failed"}
-SHOWN = ("id", "campaign_id", "title", "body", "backers_only", "created_at")
 
 
-def view(news: dict[str, Any]) -> dict[str, Any]:
-    return {name: news[name] for name in SHOWN}
-
-
-def post(campaign_id: str, user: Identity, data: NewsCreate) -> dict[str, Any]:
+def post(campaign_id: str, user: Identity, data: NewsCreate) -> News:
     campaign = campaigns.get(campaign_id, user)
-    if user.sub != campaign["owner_id"]:
+    if user.sub != campaign.owner_id:
         raise Forbidden("only the campaign's owner may post its news")
-    if campaign["status"] not in POSTABLE_STATES:
-        raise Conflict(f"news are posted on live or ended campaigns; this one is {campaign['status']}")
-    news = {
+    if campaign.status not in POSTABLE_STATES:
+        raise Conflict(f"news are posted on live or ended campaigns; this one is {campaign.status}")
+    news = News(
         **data.model_dump(),
-        "id": f"{time.time_ns():016x}{uuid.uuid4().hex[:16]}",  # in posting order, within a second too
-        "campaign_id": campaign_id,
-        "author_id": user.sub,
-        "created_at": clock.iso(clock.now()),
-    }
+        id=f"{time.time_ns():016x}{uuid.uuid4().hex[:16]}",  # in posting order, within a second too
+        campaign_id=campaign_id,
+        author_id=user.sub,
+        created_at=clock.iso(clock.now()),
+    )
     # The log keeps no text of the post: it may name people, and the log is never rewritten.
     posted = audit.entry(
-        user, "news_posted", f"campaign/{campaign_id}/news/{news['id']}", None, {"backers_only": data.backers_only}
+        user, "news_posted", f"campaign/{campaign_id}/news/{news.id}", None, {"backers_only": data.backers_only}
     )
-    storage.put_news(news, posted)
+    storage.news.put(news, posted)
     notifications.send_news(campaign, news)
-    return view(news)
+    return news
 
 
-def sees_backers_news(campaign: dict[str, Any], viewer: Identity | None) -> bool:
+def sees_backers_news(campaign: Campaign, viewer: Identity | None) -> bool:
     if viewer is None:
         return False
-    if viewer.is_moderator or viewer.sub == campaign["owner_id"]:
+    if viewer.is_moderator or viewer.sub == campaign.owner_id:
         return True
-    return storage.has_active_pledge(campaign["id"], viewer.sub)
+    return storage.pledges.backs(campaign.id, viewer.sub)
 
 
-def news(campaign_id: str, viewer: Identity | None, *, limit: int, cursor: str | None):
+def news(campaign_id: str, viewer: Identity | None, *, limit: int, cursor: str | None) -> tuple[list[News], str | None]:
     campaign = campaigns.get(campaign_id, viewer)  # 404 for campaigns the viewer cannot see
-    items, next_cursor = storage.list_news(
-        campaign_id, public_only=not sees_backers_news(campaign, viewer), limit=limit, cursor=cursor
-    )
-    return [view(item) for item in items], next_cursor
+    public_only = not sees_backers_news(campaign, viewer)
+    return storage.news.list_news(campaign_id, public_only=public_only, limit=limit, cursor=cursor)
 
 
 def unsubscribe(campaign_id: str, token: str) -> str:
     """Follow a mail's unsubscribe link; answers the page to show, in French."""
-    campaign = storage.get_campaign(campaign_id)
+    campaign = storage.campaigns.get(campaign_id)
     contributor_id = notifications.read_unsubscribe_token(token, campaign_id) if campaign else None
-    if contributor_id is None:
+    if campaign is None or contributor_id is None:
         raise NotFound("this unsubscribe link is not valid for this campaign")
-    storage.unsubscribe(campaign_id, contributor_id, clock.iso(clock.now()))
-    title = html.escape(campaign["title"])
+    storage.news.unsubscribe(campaign_id, contributor_id, clock.iso(clock.now()))
+    title = html.escape(campaign.title)
     return (
         '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Désabonnement</title></head>'
         '<body style="font-family:sans-serif">'

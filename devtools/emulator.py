@@ -11,16 +11,18 @@ request gives the emulator the same guarantee.
 import argparse
 import logging
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
 
-def locked_app():
+def locked_app() -> Callable[[dict[str, Any], Callable[..., Any]], list[bytes]]:
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
-    def serve_one_at_a_time(environ, start_response):
+    def serve_one_at_a_time(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         with lock:
             # The body is produced lazily: read it all while holding the lock.
             return list(app(environ, start_response))

@@ -38,7 +38,7 @@ def main() -> None:
     emulator_url = f"http://127.0.0.1:{args.emulator_port}"
     env = _local_env(emulator_url)
     python = sys.executable
-    children: list[subprocess.Popen] = []
+    children: list[subprocess.Popen[bytes]] = []
     try:
         children.append(
             subprocess.Popen([python, "-m", "devtools.emulator", "--port", str(args.emulator_port)], cwd=ROOT, env=env)

@@ -74,8 +74,12 @@ def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dic
             value = value.split(".", 1)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
-    else:
+    elif isinstance(node, yaml.MappingNode):
         value = loader.construct_mapping(node, deep=True)
+    else:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"!{tag_suffix} on a {type(node).__name__}", node.start_mark
+        )
     return {name: value}
 
 
@@ -90,7 +94,8 @@ class _PlainDumper(yaml.SafeDumper):
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 (a SafeLoader)
+    template: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 (a SafeLoader)
+    return template
 
 
 def dump_template(template: dict[str, Any]) -> str:
@@ -115,7 +120,9 @@ def _substitute(value: Any) -> Any:
     return value
 
 
-def _alarm(stage_function: str, description: str, namespace: str, metric: str, dimensions: list) -> dict[str, Any]:
+def _alarm(
+    stage_function: str, description: str, namespace: str, metric: str, dimensions: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "Type": "AWS::CloudWatch::Alarm",
         "Condition": "Hosted",

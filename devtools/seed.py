@@ -3,9 +3,29 @@ states, made through the same code as the API (campaigns, pledges, closure)."""
 
 import random
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, TypeVar
 
 from devtools.stage import use_stage
+
+if TYPE_CHECKING:
+    from chalicelib.identity import Identity
+    from chalicelib.records import Fund
+
+
+class DemoCampaign(TypedDict):
+    """A demo campaign: its owner (sub, name), its fields and rewards as the API takes them,
+    when it was approved, and what it raised from how many pledges."""
+
+    owner: tuple[str, str]
+    fields: dict[str, Any]
+    rewards: list[dict[str, Any]]
+    approved_days_ago: int
+    raised_cents: int
+    pledges: int
+    news: NotRequired[list[dict[str, Any]]]
+
 
 CONTRIBUTORS = [
     "Léa Dupont",
@@ -40,7 +60,7 @@ CONTRIBUTORS = [
     "Éloïse Pinel",
 ]
 
-CAMPAIGNS = [
+CAMPAIGNS: list[DemoCampaign] = [
     {
         "owner": ("gregory-jamard", "Grégory Jamard"),
         "fields": {
@@ -183,7 +203,7 @@ DEMO_FUND = {
 }
 
 
-def _demo_fund(moderator, now):
+def _demo_fund(moderator: "Identity", now: datetime) -> "Fund":
     from chalicelib import matching
     from chalicelib.models.matching import FundCreate
     from chalicelib.settings import get_settings
@@ -193,11 +213,11 @@ def _demo_fund(moderator, now):
     return _at(now - timedelta(days=90), matching.create_fund, moderator, data)
 
 
-def _match(campaign_id, fund, moderator, moment):
+def _match(campaign_id: str, fund: "Fund", moderator: "Identity", moment: datetime) -> None:
     from chalicelib import matching
     from chalicelib.models.matching import MatchingRequest
 
-    _at(moment, matching.attach, campaign_id, moderator, MatchingRequest(fund_id=fund["id"]))
+    _at(moment, matching.attach, campaign_id, moderator, MatchingRequest(fund_id=fund.id))
 
 
 def _amounts(total: int, count: int, rng: random.Random) -> list[int]:
@@ -210,7 +230,11 @@ def _amounts(total: int, count: int, rng: random.Random) -> list[int]:
     return amounts
 
 
-def _at(moment, action, *args):
+Result = TypeVar("Result")
+
+
+def _at(moment: datetime, action: Callable[..., Result], *args: Any) -> Result:
+    """The action, done with the clock at `moment`."""
     from chalicelib import clock
 
     real = clock.now
@@ -248,48 +272,46 @@ def seed() -> None:
             campaign = _at(
                 start - timedelta(days=3),
                 campaigns.add_reward,
-                campaign["id"],
+                campaign.id,
                 owner,
                 RewardCreate.model_validate(reward, context=context),
             )
-        _at(start - timedelta(days=2), campaigns.submit, campaign["id"], owner)
-        live = _at(start, campaigns.approve, campaign["id"], moderator)
-        running = min(now, clock.parse(live["ends_at"])) - start
-        rewards = sorted(live["rewards"].values(), key=lambda r: -r["min_amount_cents"])
+        _at(start - timedelta(days=2), campaigns.submit, campaign.id, owner)
+        live = _at(start, campaigns.approve, campaign.id, moderator)
+        assert live.ends_at is not None  # approved
+        running = min(now, clock.parse(live.ends_at)) - start
+        rewards = sorted(live.rewards, key=lambda r: -r.min_amount_cents)
+        stock = {r.id: r.remaining for r in rewards if r.remaining is not None}
         for n, amount in enumerate(_amounts(spec["raised_cents"], spec["pledges"], rng)):
             contributor = CONTRIBUTORS[n % len(CONTRIBUTORS)]
             who = Identity(f"demo-{n}", f"contributeur{n}@exemple.fr", contributor)
             moment = start + running * (n + 1) / (spec["pledges"] + 1)
-            reward = next(
-                (
-                    r
-                    for r in rewards
-                    if r["min_amount_cents"] <= amount and r.get("remaining", 1) > 0 and rng.random() < 0.7
-                ),
+            chosen = next(
+                (r for r in rewards if r.min_amount_cents <= amount and stock.get(r.id, 1) > 0 and rng.random() < 0.7),
                 None,
             )
-            if reward and "remaining" in reward:
-                reward["remaining"] -= 1
+            if chosen and chosen.id in stock:
+                stock[chosen.id] -= 1
             body = PledgeCreate.model_validate(
                 {
                     "amount_cents": amount,
-                    "reward_id": reward["id"] if reward else None,
+                    "reward_id": chosen.id if chosen else None,
                     "anonymous": n % 7 == 3,
                     "message": "Bravo et bonne chance !" if n % 5 == 0 else None,
                 },
                 context=context,
             )
-            _at(moment, pledges.pledge, campaign["id"], who, str(uuid.uuid4()), body)
+            _at(moment, pledges.pledge, campaign.id, who, str(uuid.uuid4()), body)
         for n, news in enumerate(spec.get("news", ())):
             post = NewsCreate.model_validate(news, context=context)
-            _at(start + running * (n + 1) / 3, updates.post, campaign["id"], owner, post)
-        print(f"  {live['title']}: {spec['raised_cents'] // 100} € de {spec['pledges']} contributions")
+            _at(start + running * (n + 1) / 3, updates.post, campaign.id, owner, post)
+        print(f"  {live.title}: {spec['raised_cents'] // 100} € de {spec['pledges']} contributions")
     submitted_owner = Identity("asso-provinces", "contact@provinces.example", "Association des Provinces")
     draft = campaigns.create(submitted_owner, CampaignCreate.model_validate(SUBMITTED, context=context))
-    campaigns.submit(draft["id"], submitted_owner)
+    campaigns.submit(draft.id, submitted_owner)
     # The fund tops up the grocery's pledges once approved; the three Saint-Lô campaigns
     # keep their historical crowd-only totals.
-    _match(draft["id"], fund, moderator, now)
+    _match(draft.id, fund, moderator, now)
     report = finalisation.run(now)
     print(f"  closed at their deadline and settled: {len(report['closed'])} campaign(s)")
 

@@ -11,7 +11,7 @@ def local_secret() -> str:
 
 
 def local_token(sub: str, name: str = "", email: str = "", groups: str = "") -> str:
-    claims = {"sub": sub, "name": name, "email": email}
+    claims: dict[str, str | list[str]] = {"sub": sub, "name": name, "email": email}
     group_list = [g for g in groups.split(",") if g]
     if group_list:
         claims["cognito:groups"] = group_list

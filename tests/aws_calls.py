@@ -1,5 +1,5 @@
 """Every AWS operation that the application performs while the tests run, as the IAM
-actions it needs: the evidence for the least-privilege check in tests/test_infra.py.
+actions it needs: the evidence for the least-privilege check in tests/system/test_infra.py.
 
 botocore emits events for each call and each presigned request; the handlers below are
 added to botocore's built-in handlers (as moto adds its own), so every client of every

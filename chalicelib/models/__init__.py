@@ -1,9 +1,11 @@
 """Request and answer shapes: the single source of validation and of the OpenAPI document.
 
 One module per area, named after the domain module it serves (models/campaigns.py for
-chalicelib/campaigns.py, ...), and models/base.py for what they share. Bounds that a stage
-configures (goal, duration, categories, territory) are checked by validators that read the
-stage's Settings from the validation context.
+chalicelib/campaigns.py, ...), and models/base.py for what they share. Each field's type is
+defined once, for the create model and the partial update alike; rules whose terms a stage
+configures (goal, duration, categories, territory…) are `StageRule`s attached to those types,
+which read the stage's Settings from the validation context and state its terms in the
+OpenAPI document. Lists answer a generic `Page[Item]` (named ItemPage).
 
 Routes name their models as "area.Name" (`Api.route(body="campaigns.CampaignCreate")`), and
 `load` imports an area on its first use: creating the pydantic classes of every area was

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from .base import Answer, PageQuery
+from .base import Answer, Page, PageQuery
 
 
 class AuditQuery(PageQuery):
@@ -28,6 +28,5 @@ class AuditEntry(Answer):
     after: dict[str, Any] | None = None
 
 
-class AuditPage(Answer):
-    items: list[AuditEntry]
-    next_cursor: str | None = Field(None, description="absent on the last page")
+class AuditPage(Page[AuditEntry]):  # named for the trail, not Page[AuditEntry]'s AuditEntryPage
+    pass

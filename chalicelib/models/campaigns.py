@@ -3,63 +3,57 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from .base import Answer, FundingModel, Model, NoNulls, PageQuery, Postcode, Status, Text, stage_settings, within
+from .base import (
+    Answer,
+    Category,
+    FundingModel,
+    Model,
+    NoNulls,
+    Page,
+    PageQuery,
+    PledgeCents,
+    StageBound,
+    Status,
+    TerritoryPostcode,
+    Text,
+)
+
+# Each field's type, once: the create models require them, the patch models take them optionally.
+Title = Annotated[Text, Field(min_length=3, max_length=120)]
+Summary = Annotated[Text, Field(min_length=10, max_length=300)]
+Description = Annotated[Text, Field(min_length=20, max_length=20000)]
+Commune = Annotated[Text, Field(min_length=1, max_length=100)]
+GoalCents = Annotated[StrictInt, StageBound("goal_min_cents", "goal_max_cents", "cents")]
+DurationDays = Annotated[StrictInt, StageBound("duration_min_days", "duration_max_days", "days")]
+RewardTitle = Annotated[Text, Field(min_length=1, max_length=100)]
+RewardDescription = Annotated[str, Field(max_length=1000)]
+Quantity = Annotated[StrictInt, Field(ge=1, le=100000)]
 
 
 class CampaignFields(NoNulls):
-    title: Annotated[Text, Field(min_length=3, max_length=120)] | None = None
-    summary: Annotated[Text, Field(min_length=10, max_length=300)] | None = None
-    description: Annotated[Text, Field(min_length=20, max_length=20000)] | None = None
-    category: str | None = None
-    postcode: Postcode | None = None
-    commune: Annotated[Text, Field(min_length=1, max_length=100)] | None = None
-    goal_cents: StrictInt | None = None
+    title: Title | None = None
+    summary: Summary | None = None
+    description: Description | None = None
+    category: Category | None = None
+    postcode: TerritoryPostcode | None = None
+    commune: Commune | None = None
+    goal_cents: GoalCents | None = None
     funding_model: FundingModel | None = None
-    duration_days: StrictInt | None = None
-
-    @field_validator("category")
-    @classmethod
-    def known_category(cls, value: str | None, info: ValidationInfo) -> str | None:
-        categories = stage_settings(info).categories
-        if value is not None and value not in categories:
-            raise ValueError(f"must be one of {', '.join(categories)}")
-        return value
-
-    @field_validator("postcode")
-    @classmethod
-    def on_territory(cls, value: str | None, info: ValidationInfo) -> str | None:
-        settings = stage_settings(info)
-        if value is not None and not value.startswith(settings.postcode_prefixes):
-            raise ValueError(
-                f"must be on the territory of {settings.territory_name} ({', '.join(settings.postcode_prefixes)}…)"
-            )
-        return value
-
-    @field_validator("goal_cents")
-    @classmethod
-    def goal_within_bounds(cls, value: int | None, info: ValidationInfo) -> int | None:
-        settings = stage_settings(info)
-        return within(value, settings.goal_min_cents, settings.goal_max_cents, "cents")
-
-    @field_validator("duration_days")
-    @classmethod
-    def duration_within_bounds(cls, value: int | None, info: ValidationInfo) -> int | None:
-        settings = stage_settings(info)
-        return within(value, settings.duration_min_days, settings.duration_max_days, "days")
+    duration_days: DurationDays | None = None
 
 
 class CampaignCreate(CampaignFields):
-    title: Annotated[Text, Field(min_length=3, max_length=120)]
-    summary: Annotated[Text, Field(min_length=10, max_length=300)]
-    description: Annotated[Text, Field(min_length=20, max_length=20000)]
-    category: str
-    postcode: Postcode
-    commune: Annotated[Text, Field(min_length=1, max_length=100)]
-    goal_cents: StrictInt
+    title: Title
+    summary: Summary
+    description: Description
+    category: Category
+    postcode: TerritoryPostcode
+    commune: Commune
+    goal_cents: GoalCents
     funding_model: FundingModel = "all_or_nothing"
-    duration_days: StrictInt = 30
+    duration_days: DurationDays = 30
 
 
 class CampaignPatch(CampaignFields):
@@ -67,22 +61,16 @@ class CampaignPatch(CampaignFields):
 
 
 class RewardFields(NoNulls):
-    title: Annotated[Text, Field(min_length=1, max_length=100)] | None = None
-    description: Annotated[str, Field(max_length=1000)] | None = None
-    min_amount_cents: StrictInt | None = None
-    quantity: Annotated[StrictInt, Field(ge=1, le=100000)] | None = None
-
-    @field_validator("min_amount_cents")
-    @classmethod
-    def pledgeable(cls, value: int | None, info: ValidationInfo) -> int | None:
-        settings = stage_settings(info)
-        return within(value, settings.pledge_min_cents, settings.pledge_max_cents, "cents")
+    title: RewardTitle | None = None
+    description: RewardDescription | None = None
+    min_amount_cents: PledgeCents | None = None
+    quantity: Quantity | None = None
 
 
 class RewardCreate(RewardFields):
-    title: Annotated[Text, Field(min_length=1, max_length=100)]
-    description: Annotated[str, Field(max_length=1000)] = ""
-    min_amount_cents: StrictInt
+    title: RewardTitle
+    description: RewardDescription = ""
+    min_amount_cents: PledgeCents
 
 
 class RewardPatch(RewardFields):
@@ -157,9 +145,7 @@ class Campaign(BaseModel):
     updated_at: datetime
 
 
-class CampaignPage(Answer):
-    items: list[Campaign]
-    next_cursor: str | None = Field(None, description="absent on the last page")
+CampaignPage = Page[Campaign]
 
 
 class Stats(Answer):

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from .base import Answer, FundingModel, Model
+from .base import Answer, FundingModel, Model, Page
 
 
 class ExportQuery(Model):
@@ -83,8 +83,12 @@ class Licence(Answer):
     url: str
 
 
-class OpenDataPage(Answer):
+class OpenData(Answer):
     licence: Licence
     producer: str
-    items: list[OpenDataCampaign]
-    next_cursor: str | None = Field(None, description="absent on the last page")
+
+
+# A page of closed campaigns with its licence and producer, which come first in answers: the
+# fields of the later base do.
+class OpenDataPage(Page[OpenDataCampaign], OpenData):
+    pass

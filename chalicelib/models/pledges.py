@@ -3,25 +3,19 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator
+from pydantic import Field, StrictBool
 
-from .base import Answer, Model, Status, stage_settings, within
+from .base import Answer, Model, Page, PledgeCents, Status
 
 
 class PledgeCreate(Model):
-    amount_cents: StrictInt
+    amount_cents: PledgeCents
     reward_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     anonymous: StrictBool = False
     message: Annotated[str, Field(max_length=500)] | None = None
     payment_token: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")] | None = Field(
         None, description="the payment provider's token for this contribution (sandbox: chalicelib/payments.py)"
     )
-
-    @field_validator("amount_cents")
-    @classmethod
-    def amount_within_bounds(cls, value: int, info: ValidationInfo) -> int:
-        settings = stage_settings(info)
-        return within(value, settings.pledge_min_cents, settings.pledge_max_cents, "cents")
 
 
 class Pledge(Answer):
@@ -49,9 +43,7 @@ class MyPledge(Pledge):
     campaign: CampaignSummary
 
 
-class MyPledgePage(Answer):
-    items: list[MyPledge]
-    next_cursor: str | None = Field(None, description="absent on the last page")
+MyPledgePage = Page[MyPledge]
 
 
 class Backer(Answer):
@@ -63,6 +55,4 @@ class Backer(Answer):
     created_at: datetime
 
 
-class BackerPage(Answer):
-    items: list[Backer]
-    next_cursor: str | None = Field(None, description="absent on the last page")
+BackerPage = Page[Backer]

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictBool
 
-from .base import Answer, Model, Text
+from .base import Answer, Model, Page, Text
 
 
 class NewsCreate(Model):
@@ -23,9 +23,7 @@ class News(Answer):
     created_at: datetime
 
 
-class NewsPage(Answer):
-    items: list[News]
-    next_cursor: str | None = Field(None, description="absent on the last page")
+NewsPage = Page[News]
 
 
 class UnsubscribeQuery(Model):

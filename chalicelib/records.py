@@ -1,0 +1,272 @@
+"""The platform's records: what the repositories of chalicelib/storage return and take.
+
+Immutable (`_replace` makes a changed copy), typed, and free of storage: no key, index or
+bookkeeping attribute reaches them. Derived values (crowd money, percent funded, a
+reward's stock) are computed here and nowhere else. NamedTuple rather than dataclasses:
+as immutable, and a fraction of their cost at import (cold start, make bench).
+
+The domain's facts about states live here too: what is public, what is closed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+CAMPAIGN_STATES = ("draft", "submitted", "live", "succeeded", "failed", "cancelled")
+PRIVATE_STATES = frozenset({"draft", "submitted"})
+CLOSED_STATES = frozenset({"succeeded", "failed", "cancelled"})
+PUBLIC_STATES = frozenset({"live", *CLOSED_STATES})
+
+
+class Reward(NamedTuple):
+    id: str
+    title: str
+    description: str
+    min_amount_cents: int
+    created_at: str
+    quantity: int | None = None  # None: unlimited
+    remaining: int | None = None
+
+    @property
+    def limited(self) -> bool:
+        return self.quantity is not None
+
+    @property
+    def sold_out(self) -> bool:
+        return self.remaining is not None and self.remaining <= 0
+
+
+class MediaEntry(NamedTuple):
+    """An upload of a campaign: pending, then ready (published under `key`) or rejected."""
+
+    id: str
+    kind: str
+    content_type: str
+    size_bytes: int
+    filename: str
+    status: str
+    created_at: str
+    key: str | None = None
+    ready_at: str | None = None
+    reason: str | None = None
+
+
+class Campaign(NamedTuple):
+    id: str
+    slug: str
+    title: str
+    summary: str
+    description: str
+    category: str
+    postcode: str
+    commune: str
+    owner_id: str
+    owner_name: str
+    owner_email: str
+    goal_cents: int
+    funding_model: str
+    duration_days: int
+    status: str
+    created_at: str
+    updated_at: str
+    raised_cents: int = 0  # crowd + matched: what counts toward the goal
+    pledge_count: int = 0
+    matched_cents: int = 0
+    rewards: tuple[Reward, ...] = ()
+    media: tuple[MediaEntry, ...] = ()
+    cover_media_id: str | None = None
+    launched_at: str | None = None
+    ends_at: str | None = None
+    submitted_at: str | None = None
+    rejection_reason: str | None = None
+    cancelled_at: str | None = None
+    closed_at: str | None = None
+    matching_fund_id: str | None = None
+    identity_erased_at: str | None = None
+
+    @property
+    def crowd_cents(self) -> int:
+        return self.raised_cents - self.matched_cents
+
+    @property
+    def percent_funded(self) -> int:
+        return self.raised_cents * 100 // self.goal_cents
+
+    @property
+    def is_public(self) -> bool:
+        return self.status not in PRIVATE_STATES
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATES
+
+    def reward(self, reward_id: str | None) -> Reward | None:
+        return next((r for r in self.rewards if r.id == reward_id), None)
+
+    def media_entry(self, media_id: str | None) -> MediaEntry | None:
+        return next((m for m in self.media if m.id == media_id), None)
+
+
+class Settlement(NamedTuple):
+    """A closed campaign on its way to having every pledge settled (chalicelib/finalisation.py)."""
+
+    campaign: Campaign
+    settled: bool = False
+    cursor: str | None = None  # where the last pass stopped
+    retry_pending: int = 0  # pledges of this pass waiting for another payment attempt
+    heartbeat: str = ""  # when a run last worked on it, or handed it on
+    matching_closed: bool = False
+
+
+class Pledge(NamedTuple):
+    id: str
+    campaign_id: str
+    campaign_title: str
+    contributor_id: str
+    contributor_name: str
+    contributor_email: str
+    amount_cents: int
+    status: str  # active | cancelled
+    created_at: str
+    anonymous: bool = False
+    reward_id: str | None = None
+    reward_limited: bool = False
+    message: str | None = None
+    payment_token: str | None = None
+    matched_cents: int = 0
+    matching_fund_id: str | None = None
+    matching_rule_version: int | None = None
+    cancelled_at: str | None = None
+    cancellation_id: str | None = None  # whose cancellation moved it: a retried request knows its own
+    settlement: str | None = None  # collected | released | payment_failed
+    settlement_reason: str | None = None
+    settled_at: str | None = None
+    payment_attempts: int = 0
+    identity_erased_at: str | None = None
+
+
+class Idempotency(NamedTuple):
+    """The first answer to a contributor's Idempotency-Key, replayed while it lives."""
+
+    scope: str
+    fingerprint: str
+    answer: str
+    created_epoch: int
+    expires_at: int  # epoch seconds; DynamoDB's TTL removes it later
+
+
+class Fund(NamedTuple):
+    """A matching fund: budget = reserved + spent + remaining."""
+
+    id: str
+    name: str
+    decision_ref: str
+    budget_cents: int
+    match_percent: int
+    cap_per_pledge_cents: int
+    cap_per_campaign_cents: int
+    min_crowd_cents: int
+    opens_at: str
+    closes_at: str
+    created_by: str
+    created_at: str
+    updated_at: str
+    categories: tuple[str, ...] = ()
+    postcode_prefixes: tuple[str, ...] = ()
+    reserved_cents: int = 0
+    spent_cents: int = 0
+    remaining_cents: int = 0
+    rule_version: int = 1
+    campaign_count: int = 0
+
+
+class MatchingRecord(NamedTuple):
+    """The public money of one closed matched campaign, written once."""
+
+    fund_id: str
+    fund_name: str
+    decision_ref: str
+    campaign_id: str
+    campaign_title: str
+    commune: str
+    postcode: str
+    outcome: str
+    crowd_cents: int
+    matched_cents: int
+    spent_cents: int
+    released_cents: int
+    closed_at: str
+    recorded_at: str
+
+
+class AuditEntry(NamedTuple):
+    id: str
+    created_at: str
+    action: str
+    actor_id: str
+    actor_moderator: bool
+    target: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    campaign_id: str | None = None
+
+
+class News(NamedTuple):
+    id: str
+    campaign_id: str
+    author_id: str
+    title: str
+    body: str
+    backers_only: bool
+    created_at: str
+
+
+class Unsubscription(NamedTuple):
+    campaign_id: str
+    contributor_id: str
+    unsubscribed_at: str
+
+
+class Payment(NamedTuple):
+    """The sandbox provider's own state of one pledge's payment."""
+
+    status: str  # collected | failed | released
+    attempts: int = 0
+    reason: str = ""
+    at: str = ""
+
+
+class AreaFigures(NamedTuple):
+    """Public campaigns of one category or commune, by state, and what the succeeded raised."""
+
+    live: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    succeeded_raised_cents: int = 0
+
+
+class Counters(NamedTuple):
+    """The platform's figures (GET /stats)."""
+
+    campaigns_by_status: dict[str, int]
+    raised_cents: int = 0
+    matched_cents: int = 0
+    pledge_count: int = 0
+    contributors: int = 0
+    by_category: dict[str, AreaFigures] = {}
+    by_commune: dict[str, AreaFigures] = {}
+
+
+class TopUp(NamedTuple):
+    """A pledge's top-up by a matching fund (chalicelib/matching.py), and what the pledge's
+    transaction must find unchanged for it to hold."""
+
+    cents: int = 0
+    fund_id: str | None = None
+    rule_version: int | None = None
+    campaign_room: int = 0  # the campaign's matched total may be at most this before the write
+    crowd_seen: int = 0  # with a minimum crowd amount: the crowd total it was computed from
+
+
+NO_TOP_UP = TopUp()

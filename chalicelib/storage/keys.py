@@ -1,0 +1,162 @@
+"""Every key of the table: prefixes, key builders, partitions and index names.
+
+The only place that spells a `#`. The table (infra/template.yaml):
+
+    item                 pk                      sk                      index attributes
+    campaign             CAMPAIGN#<id>           CAMPAIGN                user_pk/user_sk (owner),
+                                                                         status_pk/status_sk (work partitions),
+                                                                         public_pk (+ launched_at, ends_at,
+                                                                         raised_cents), closed_pk/closed_at
+    news post            CAMPAIGN#<id>           UPDATE#<time>#<id>      -
+    unsubscription       CAMPAIGN#<id>           UNSUBSCRIBED#<sub>      user_pk/user_sk (the contributor)
+    pledge               PLEDGE#<id>             PLEDGE                  user_pk/user_sk (contributor),
+                                                                         campaign_pk/created_at (backers)
+    idempotency record   IDEMPOTENCY#<hash>      IDEMPOTENCY             ttl: expires_at (epoch seconds)
+    contributor marker   CONTRIBUTOR#<sub>       CONTRIBUTOR             - (counts distinct contributors)
+    matching fund        FUND#<id>               FUND                    - (its counters move with every
+                                                                         matched pledge: no index to write)
+    fund listing entry   FUND#<id>               LISTING                 status_pk FUNDS/status_sk <time>#<id>
+    closure record       FUND#<id>               CLOSURE#<campaign id>   -
+    audit entry          AUDIT#<id>              AUDIT                   status_pk AUDIT/status_sk (all, by time),
+                                                                         campaign_pk AUDIT#<campaign>/created_at,
+                                                                         user_pk/user_sk (its actor)
+    payment (sandbox)    PAYMENT#<pledge id>     PAYMENT                 -
+    signing secret       SECRET#<name>           SECRET                  -
+    platform counters    STATS                   GLOBAL                  -
+"""
+
+Key = dict[str, str]
+
+# Global secondary indexes and their key attributes (infra/template.yaml).
+BY_USER = "by_user"
+BY_STATUS = "by_status"
+BY_CAMPAIGN = "by_campaign"
+BY_CLOSURE = "by_closure"
+PUBLIC_NEWEST = "public_newest"
+PUBLIC_ENDING = "public_ending"
+PUBLIC_FUNDED = "public_funded"
+INDEX_KEYS = {
+    BY_USER: ("user_pk", "user_sk"),
+    BY_STATUS: ("status_pk", "status_sk"),
+    PUBLIC_NEWEST: ("public_pk", "launched_at"),
+    PUBLIC_ENDING: ("public_pk", "ends_at"),
+    PUBLIC_FUNDED: ("public_pk", "raised_cents"),
+    BY_CAMPAIGN: ("campaign_pk", "created_at"),
+    BY_CLOSURE: ("closed_pk", "closed_at"),
+}
+# Attributes that only place an item in the table or an index: never part of a record.
+KEY_ATTRIBUTES = frozenset({"pk", "sk", "user_pk", "user_sk", "status_pk", "status_sk", "public_pk", "closed_pk"})
+
+# Partitions of the public_* indexes: the default public list shows live and ended
+# campaigns in one Query; cancelled ones are listed only when asked for.
+PUBLIC = "PUBLIC"
+PUBLIC_PARTITIONS = {"live": PUBLIC, "succeeded": PUBLIC, "failed": PUBLIC, "cancelled": "CANCELLED"}
+PUBLIC_SORTS = {
+    "newest": (PUBLIC_NEWEST, False),
+    "ending_soon": (PUBLIC_ENDING, True),
+    "most_funded": (PUBLIC_FUNDED, False),
+}
+# Partitions of by_status, with the attribute that orders each: the moderation queue by
+# submission time, live campaigns by deadline (those due for closure, those to remind),
+# closed ones by closure time until their pledges are settled.
+SUBMITTED, LIVE, SETTLING = "SUBMITTED", "LIVE", "SETTLING"
+WORK_PARTITIONS = {"submitted": (SUBMITTED, "submitted_at"), "live": (LIVE, "ends_at")}
+SETTLING_ORDER = "closed_at"
+FUNDS = "FUNDS"
+AUDIT = "AUDIT"
+# Partition of by_closure: every closed campaign, for good, by closure time (exports, open data).
+CLOSED = "CLOSED"
+
+CAMPAIGN, PLEDGE, FUND, UPDATE, UNSUBSCRIBED = "CAMPAIGN", "PLEDGE", "FUND", "UPDATE", "UNSUBSCRIBED"
+STATS: Key = {"pk": "STATS", "sk": "GLOBAL"}
+
+
+def _key(prefix: str, ident: str, sort: str) -> Key:
+    return {"pk": f"{prefix}#{ident}", "sk": sort}
+
+
+def kind(item_pk: str) -> str:
+    """The kind of an item by its pk: "CAMPAIGN", "FUND"…"""
+    return item_pk.split("#", 1)[0]
+
+
+def campaign(campaign_id: str) -> Key:
+    return _key(CAMPAIGN, campaign_id, CAMPAIGN)
+
+
+def campaign_partition(campaign_id: str) -> str:
+    return campaign(campaign_id)["pk"]
+
+
+def news(campaign_id: str, created_at: str, news_id: str) -> Key:
+    return _key(CAMPAIGN, campaign_id, f"{UPDATE}#{created_at}#{news_id}")
+
+
+def news_prefix() -> str:
+    return f"{UPDATE}#"
+
+
+def unsubscription(campaign_id: str, contributor_id: str) -> Key:
+    return _key(CAMPAIGN, campaign_id, f"{UNSUBSCRIBED}#{contributor_id}")
+
+
+def unsubscription_prefix() -> str:
+    return f"{UNSUBSCRIBED}#"
+
+
+def pledge(pledge_id: str) -> Key:
+    return _key(PLEDGE, pledge_id, PLEDGE)
+
+
+def idempotency(scope: str) -> Key:
+    return _key("IDEMPOTENCY", scope, "IDEMPOTENCY")
+
+
+def contributor(contributor_id: str) -> Key:
+    return _key("CONTRIBUTOR", contributor_id, "CONTRIBUTOR")
+
+
+def fund(fund_id: str) -> Key:
+    return _key(FUND, fund_id, FUND)
+
+
+def fund_listing(fund_id: str) -> Key:
+    return _key(FUND, fund_id, "LISTING")
+
+
+def matching_record(fund_id: str, campaign_id: str) -> Key:
+    return _key(FUND, fund_id, f"CLOSURE#{campaign_id}")
+
+
+def audit(entry_id: str) -> Key:
+    return _key(AUDIT, entry_id, AUDIT)
+
+
+def audit_campaign(campaign_id: str) -> str:
+    return f"{AUDIT}#{campaign_id}"
+
+
+def payment(pledge_id: str) -> Key:
+    return _key("PAYMENT", pledge_id, "PAYMENT")
+
+
+def secret(name: str) -> Key:
+    return _key("SECRET", name, "SECRET")
+
+
+def user(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def user_item(kind_: str, *order: str) -> str:
+    """Sort key in by_user of a user's item of this kind: newest first by its order."""
+    return "#".join((kind_, *order))
+
+
+def ordered(*parts: str) -> str:
+    """A sort key of parts in order: "<time>#<id>" keeps items of the same second in order."""
+    return "#".join(parts)
+
+
+def time_of(ordered_value: str) -> str:
+    return ordered_value.split("#", 1)[0]

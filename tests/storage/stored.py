@@ -1,0 +1,48 @@
+"""The table as the repositories left it: raw items, keys and bookkeeping included, read
+and written from the test itself (tests/aws_calls.py counts only the application's calls)."""
+
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from chalicelib import aws
+from chalicelib.settings import get_settings
+
+_from, _to = TypeDeserializer(), TypeSerializer()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, set)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _table() -> str:
+    return get_settings().table_name
+
+
+def item(key: dict[str, str]) -> dict[str, Any] | None:
+    """The item at `key` (keys.campaign(…), keys.pledge(…)…), every attribute, numbers as int."""
+    found = aws.client("dynamodb").get_item(
+        TableName=_table(), Key={k: _to.serialize(v) for k, v in key.items()}, ConsistentRead=True
+    )
+    return {k: _plain(_from.deserialize(v)) for k, v in found["Item"].items()} if "Item" in found else None
+
+
+def items() -> list[dict[str, Any]]:
+    """Every item of the table."""
+    pages = aws.client("dynamodb").get_paginator("scan").paginate(TableName=_table(), ConsistentRead=True)
+    return [{k: _plain(_from.deserialize(v)) for k, v in raw.items()} for page in pages for raw in page["Items"]]
+
+
+def put(*written: dict[str, Any]) -> None:
+    """Items written as they are, 25 to a request."""
+    client = aws.client("dynamodb")
+    for start in range(0, len(written), 25):
+        batch = [{"PutRequest": {"Item": {k: _to.serialize(v) for k, v in i.items()}}} for i in written[start:][:25]]
+        client.batch_write_item(RequestItems={_table(): batch})
