@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 EMULATOR_PORT ?= 5000
 
-.PHONY: run test token finalise lint bench clean package deploy browser
+.PHONY: run test test-fast typecheck token finalise lint bench clean package deploy browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,22 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m devtools.local_stack --port $(PORT) --emulator-port $(EMULATOR_PORT)
 
-## make test: the whole suite
-test: $(STAMP) browser
+## make test: the whole suite, every tier (CI runs this), after the type check
+test: $(STAMP) browser typecheck
 	$(BIN)/python -m pytest
+
+# The fast tiers (README, Tests): tests/unit, tests/storage and tests/api, on both cores.
+# None of them uses the plugins that only tests/system/test_fuzz.py needs.
+FAST_TIERS := tests/unit tests/storage tests/api
+FAST_OPTIONS := -n 2 -p no:schemathesis -p no:hypothesispytest -p no:anyio
+
+## make test-fast: the unit, storage and API tiers (a minute at most)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest $(FAST_OPTIONS) $(FAST_TIERS)
+
+## make typecheck: mypy over what [tool.mypy] in pyproject.toml names
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 # Headless Chromium for tests/system/test_cors_browser.py: Debian's package, installed once (as
 # root, like CI). If it cannot be installed, that test says so and is skipped.
@@ -39,7 +52,7 @@ token: $(STAMP)
 finalise: $(STAMP)
 	$(BIN)/python -m devtools.finalise --now "$(NOW)"
 
-lint: $(STAMP)
+lint: $(STAMP) typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

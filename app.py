@@ -10,6 +10,7 @@ from chalicelib import (
     campaigns,
     clock,
     exports,
+    figures,
     finalisation,
     matching,
     media,
@@ -331,6 +332,16 @@ def openapi_document(call: Call):
 def finalise(event):
     """Close campaigns past their deadline, remind owners, hand closed ones to settlement."""
     return finalisation.run(clock.now())
+
+
+# The stream's ARN is known once the table exists: `make package` points this trigger at it.
+TABLE_STREAM = "arn:aws:dynamodb:eu-west-3:123456789012:table/oze-local/stream/local"
+
+
+@app.on_dynamodb_record(stream_arn=wiring("TABLE_STREAM_ARN", TABLE_STREAM), batch_size=100, name="figures")
+def count_figures(event):
+    """The platform figures that pledges move, counted from the table's changes."""
+    return figures.count(event.to_dict()["Records"])
 
 
 @app.on_sqs_message(queue=wiring("SETTLEMENT_QUEUE_NAME", "oze-local-settlement"), batch_size=1, name="settle")

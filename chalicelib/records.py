@@ -16,6 +16,8 @@ CAMPAIGN_STATES = ("draft", "submitted", "live", "succeeded", "failed", "cancell
 PRIVATE_STATES = frozenset({"draft", "submitted"})
 CLOSED_STATES = frozenset({"succeeded", "failed", "cancelled"})
 PUBLIC_STATES = frozenset({"live", *CLOSED_STATES})
+# The pledges that count in a campaign's and the platform's figures.
+COUNTED_PLEDGE_STATES = frozenset({"active"})
 
 
 class Reward(NamedTuple):
@@ -144,6 +146,10 @@ class Pledge(NamedTuple):
     payment_attempts: int = 0
     identity_erased_at: str | None = None
 
+    @property
+    def counted(self) -> bool:
+        return self.status in COUNTED_PLEDGE_STATES
+
 
 class Idempotency(NamedTuple):
     """The first answer to a contributor's Idempotency-Key, replayed while it lives."""
@@ -246,6 +252,15 @@ class AreaFigures(NamedTuple):
     succeeded_raised_cents: int = 0
 
 
+class TableChange(NamedTuple):
+    """One change of the table, as its stream tells it: a pledge before and after (None
+    where it did not exist), or a contributor's first pledge."""
+
+    kind: str  # pledge | contributor | other
+    old: Pledge | None = None
+    new: Pledge | None = None
+
+
 class Counters(NamedTuple):
     """The platform's figures (GET /stats)."""
 
@@ -270,3 +285,57 @@ class TopUp(NamedTuple):
 
 
 NO_TOP_UP = TopUp()
+
+
+# --- money at the payment provider (SPEC "Money (v2)") -----------------------------------
+
+# What each kind of ledger entry does to a campaign's escrow balance: the ledger's sum per
+# campaign is the escrow's balance at the provider (the daily reconciliation's check).
+LEDGER_ESCROW_SIGN = {"paid": 1, "refunded": -1, "collected": -1, "commission": 0, "payout": 0}
+
+
+class LedgerEntry(NamedTuple):
+    """One money movement at the provider, appended once per provider transaction."""
+
+    campaign_id: str
+    kind: str  # paid | refunded | collected | commission | payout
+    amount_cents: int
+    transaction_id: str  # the provider's transaction that moved the money
+    created_at: str
+    pledge_id: str | None = None
+
+    @property
+    def escrow_effect_cents(self) -> int:
+        return LEDGER_ESCROW_SIGN[self.kind] * self.amount_cents
+
+
+class EscrowPayment(NamedTuple):
+    """A contributor's card payment into a campaign's escrow, as the provider reports it."""
+
+    id: str
+    pledge_id: str
+    escrow_id: str
+    amount_cents: int
+    status: str  # created | succeeded | failed
+    redirect_url: str
+    created_at: str
+    executed_at: str | None = None
+    result: str = ""  # the provider's reason for a failure
+
+    @property
+    def settled(self) -> bool:
+        return self.status != "created"
+
+
+class EscrowTransfer(NamedTuple):
+    """Money out of an escrow at the provider: a refund to a contributor's card, or the
+    transfer of a succeeded campaign's escrow to its owner's side."""
+
+    id: str
+    kind: str  # refund | transfer
+    escrow_id: str
+    amount_cents: int
+    status: str  # succeeded | failed
+    created_at: str
+    payment_id: str | None = None  # a refund's payment
+    result: str = ""

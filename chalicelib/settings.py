@@ -57,6 +57,12 @@ VARIABLES = {
     # the key that signs them (empty: a key made once and kept in the table).
     "API_URL": "http://127.0.0.1:8000",
     "UNSUBSCRIBE_SECRET": "",
+    # The escrow provider Mangopay (chalicelib/adapters/mangopay.py): its API (the sandbox
+    # unless the stage says https://api.mangopay.com), and the platform's own user there,
+    # who owns the campaigns' escrow wallets. Its credentials are not settings: SSM
+    # Parameter Store SecureStrings /oze-<stage>/mangopay/client-id and …/api-key.
+    "MANGOPAY_API_URL": "https://api.sandbox.mangopay.com",
+    "MANGOPAY_ESCROW_USER_ID": "",
 }
 # Variables holding comma-separated lists, and the endings of those holding integers.
 LISTS = {"POSTCODE_PREFIXES", "CATEGORIES", "MEDIA_IMAGE_TYPES", "MEDIA_VIDEO_TYPES", "ALLOWED_ORIGINS"}
@@ -110,6 +116,8 @@ class Settings(NamedTuple):
     max_body_bytes: int
     api_url: str
     unsubscribe_secret: str
+    mangopay_api_url: str
+    mangopay_escrow_user_id: str
 
     def media_types(self, kind: str) -> tuple[str, ...]:
         return self.media_image_types if kind == "image" else self.media_video_types

@@ -51,6 +51,8 @@ def main() -> None:
         children.append(server)
         # The scheduled function of hosted stages, every minute here.
         children.append(subprocess.Popen([python, "-m", "devtools.finalise", "--every", "60"], cwd=ROOT, env=env))
+        # The table's stream trigger (the platform figures of /stats), every 2 seconds here.
+        children.append(subprocess.Popen([python, "-m", "devtools.stream", "--every", "2"], cwd=ROOT, env=env))
         api = f"http://127.0.0.1:{args.port}"
         _wait_until_up(f"{api}/stats")
         moderator = local_token("moderatrice-manche", "Claire Moderatrice", "claire@manche.fr", "moderators")

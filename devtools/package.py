@@ -23,7 +23,8 @@ each other:
   `APIHandler` (aws/chalice issue 2079: CloudFormation would reject the template); the
   log group is pointed at the function that exists.
 - SQS triggers name their queue by ARN text; they are pointed at the template's queue
-  (GetAtt), so that the queue exists before its trigger.
+  (GetAtt), so that the queue exists before its trigger. The table's stream trigger (the
+  `figures` function) names a placeholder ARN: it is pointed at the table's stream.
 - Alarms: errors and throttles for each function, 5XX for the API (named oze-X so that
   its metrics are the stage's own), to the template's AlarmTopic.
 
@@ -189,6 +190,14 @@ def _point_triggers_at_queues(resources: dict[str, Any], stage: str) -> None:
                 event["Properties"]["Queue"] = {"Fn::GetAtt": [queue, "Arn"]}
 
 
+def _point_triggers_at_table_stream(resources: dict[str, Any]) -> None:
+    """A stream's ARN exists only once its table does: DynamoDB triggers read the table's."""
+    for name in _functions({"Resources": resources}):
+        for event in resources[name]["Properties"].get("Events", {}).values():
+            if event["Type"] == "DynamoDB":
+                event["Properties"]["Stream"] = {"Fn::GetAtt": ["Table", "StreamArn"]}
+
+
 def finish(template: dict[str, Any], stage: str) -> dict[str, Any]:
     """The merged template of `stage`, made deployable (see the module's docstring)."""
     resources = template["Resources"]
@@ -218,6 +227,7 @@ def finish(template: dict[str, Any], stage: str) -> dict[str, Any]:
     if "RestAPI" in resources:
         resources["RestAPI"]["Properties"]["DefinitionBody"]["info"]["title"] = f"oze-{stage}"
     _point_triggers_at_queues(resources, stage)
+    _point_triggers_at_table_stream(resources)
     _add_alarms(resources, functions, stage)
     return template
 
@@ -254,7 +264,8 @@ def package(stage: str, out: Path | None = None) -> Path:
 # Powertools ships every utility; we use its logger and metrics (chalicelib/observability.py).
 # tests/test_infra.py runs the packaged app's observability to catch a needed part left out.
 UNUSED = ("aws_lambda_powertools/event_handler", "aws_lambda_powertools/utilities/*/")
-USED_BESIDE_UNUSED = ("aws_lambda_powertools/utilities/jmespath_utils",)
+# jmespath_utils: imported by the logger; parameters: the Mangopay credentials (chalicelib/adapters/mangopay.py).
+USED_BESIDE_UNUSED = ("aws_lambda_powertools/utilities/jmespath_utils", "aws_lambda_powertools/utilities/parameters")
 
 
 def _unused(directory: Path) -> list[Path]:

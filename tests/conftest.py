@@ -1,20 +1,18 @@
-"""Shared fixtures: emulated AWS (in-process moto, or the locked moto server for faults and
-threads), resources from infra/, the Chalice test client and dev tokens.
+"""Shared fixtures: in-process moto with the stage's resources from infra/, the Chalice
+test client on it, and dev tokens.
 
 The tiers (README, Tests): tests/unit (rules and records: no sockets, no emulator),
 tests/storage (repository contracts on in-process moto), tests/api (the Chalice test
-client), tests/system (`chalice local`, races, browser, packaging, fuzzing). Fixtures used
-by one tier only live in that tier's conftest.py."""
+client), tests/system (`chalice local` and the moto server, races, browser, packaging,
+fuzzing). Fixtures used by one tier only live in that tier's conftest.py."""
 
-import contextlib
+import copy
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+import _pytest.runner
 import boto3
 import pytest
 
@@ -51,6 +49,58 @@ def pytest_collection_modifyitems(items):
 
 def _reset_clients():
     aws.client.cache_clear()
+
+
+# CPython 3.11 keeps frames on a stack of 16 KiB chunks and unmaps a chunk as soon as the
+# call depth falls back below it: code that recurses up and down across a chunk's edge (moto
+# parsing, validating, deep-copying and serialising each request) maps and unmaps 16 KiB
+# again and again, some 2,000 times a test (perf: most of the page faults of a run, a third
+# of its CPU). Each test (setup, call, teardown) runs above one frame of ~260 KiB, for which
+# Python allocates a 512 KiB chunk: the rest of it, ~250 KiB, holds a test's whole stack.
+_ROOMY_LOCALS = 33_000
+_roomy_namespace: dict = {}
+exec(
+    compile(
+        "def roomy(call, *args):\n    if False:\n        "
+        + "=".join(f"v{i}" for i in range(_ROOMY_LOCALS))
+        + " = None\n    return call(*args)\n",
+        "<tests/conftest.py: roomy frame>",
+        "exec",
+    ),
+    _roomy_namespace,
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    """pytest's own protocol (every other implementation is a wrapper), in the roomy frame."""
+    return _roomy_namespace["roomy"](_pytest.runner.pytest_runtest_protocol, item, nextitem)
+
+
+def _lighter_transaction_backups() -> None:
+    """moto backs up each table that a transaction writes to, once per item of the
+    transaction, with copy.deepcopy(table): its definition, every item and every stream
+    record, so a transaction costs more the more the test wrote before it (half the CPU of
+    the API tier). Its only use is to put the table back if the transaction fails, and a
+    write changes only the items and the stream: the backup copies the items and the list
+    of stream records (each record is written once and never changed) and shares the rest."""
+    from moto.dynamodb.models.table import StreamShard, Table
+
+    def backup(table, memo):
+        copied = Table.__new__(Table)
+        memo[id(table)] = copied
+        copied.__dict__.update(table.__dict__)
+        copied.items = copy.deepcopy(table.items, memo)
+        if table.stream_shard is not None:
+            shard = copied.stream_shard = StreamShard.__new__(StreamShard)
+            shard.__dict__.update(table.stream_shard.__dict__)
+            shard.table, shard.items = copied, list(table.stream_shard.items)
+        return copied
+
+    Table.__deepcopy__ = backup
+
+
+_lighter_transaction_backups()
 
 
 @pytest.fixture
@@ -101,13 +151,11 @@ def pytest_sessionfinish(session):
 
 
 def _stack_exists() -> bool:
-    """The stage's stack is still in moto (a test's own `mock_aws()` resets every backend)."""
-    from moto.cloudformation.models import cloudformation_backends
+    """The stage's resources are still in moto (a test's own `mock_aws()` resets every
+    backend, and removes their data when it stops)."""
+    from moto.dynamodb.models import dynamodb_backends
 
-    return any(
-        stack.name == f"oze-{STAGE}" and stack.status == "CREATE_COMPLETE"
-        for stack in cloudformation_backends[DEFAULT_ACCOUNT_ID][REGION].stacks.values()
-    )
+    return STAGE_ENV["TABLE_NAME"] in dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables
 
 
 _CLEANERS: dict = {}  # boto3 clients that empty the stack, made once
@@ -116,7 +164,8 @@ _CLEANERS: dict = {}  # boto3 clients that empty the stack, made once
 def _empty_stack() -> None:
     """Every item, object, message and sent mail gone; tables, bucket, queues and the SES
     identity kept: the next test starts from a new, empty stage. moto's backends say what
-    holds something (free); the API deletes it."""
+    holds something (free); the API deletes objects and messages."""
+    from moto.core.model_instances import reset_model_data
     from moto.dynamodb.models import dynamodb_backends
     from moto.s3.models import s3_backends
     from moto.ses.models import ses_backends
@@ -124,23 +173,17 @@ def _empty_stack() -> None:
 
     if not _CLEANERS:
         session = boto3.session.Session()
-        _CLEANERS.update({service: session.client(service) for service in ("dynamodb", "s3", "sqs")})
-    dynamodb, s3, sqs = _CLEANERS["dynamodb"], _CLEANERS["s3"], _CLEANERS["sqs"]
+        _CLEANERS.update({service: session.client(service) for service in ("s3", "sqs")})
+    s3, sqs = _CLEANERS["s3"], _CLEANERS["sqs"]
     for table in dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables.values():
-        if not len(table):
-            continue
-        key = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
-        names = {f"#k{i}": name for i, name in enumerate(key)}
-        keys = [
-            item
-            for page in dynamodb.get_paginator("scan").paginate(
-                TableName=table.name, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names
-            )
-            for item in page["Items"]
-        ]
-        for start in range(0, len(keys), 25):
-            batch = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
-            dynamodb.batch_write_item(RequestItems={table.name: batch})
+        # Dropped in moto itself: a Scan and deletes through the API cost as much as a short
+        # test (moto serialises every answer), and would leave REMOVE records in the stream.
+        # moto's GSIs are views of these items; its stream keeps every change (and moto
+        # copies the whole table, stream included, for each item of a transaction).
+        table.items.clear()
+        if table.stream_shard is not None:
+            table.stream_shard.items.clear()
+        assert len(table) == 0
     for bucket in s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets.values():
         if not bucket.keys:
             continue
@@ -154,6 +197,7 @@ def _empty_stack() -> None:
         for queue in sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues.values():
             if queue._messages:
                 sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName=queue.name)["QueueUrl"])
+    reset_model_data()  # moto's list of every object it made (for its dashboard), copies included
     ses = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
     ses.sent_messages.clear()
     ses.sent_message_count = ses.rejected_messages_count = 0
@@ -167,9 +211,7 @@ SERVICES = ("dynamodb", "s3", "sqs", "ses")  # what app.py and chalicelib call
 def _clients_reach_in_process_moto() -> bool:
     """The cached clients (chalicelib/aws.py) go to AWS's own endpoints in the stage's
     region, which in-process moto answers: none was made for a moto server."""
-    return all(
-        aws.client(service).meta.endpoint_url.endswith(f".{REGION}.amazonaws.com") for service in SERVICES
-    )
+    return all(aws.client(service).meta.endpoint_url.endswith(f".{REGION}.amazonaws.com") for service in SERVICES)
 
 
 @pytest.fixture
@@ -187,49 +229,6 @@ def emulated_aws(stage_env):
     _empty_stack()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _emulator():
-    """The locked moto server in a subprocess, on a free loopback port."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devtools.emulator", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    process.stdout.readline()  # "emulated AWS on …" once it listens
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def emulator_server():
-    with _emulator() as url:
-        yield url
-
-
-@pytest.fixture
-def server_aws(emulator_server, stage_env, monkeypatch):
-    """The test stage's resources from infra/ on a freshly reset moto server."""
-    import urllib.request
-
-    urllib.request.urlopen(urllib.request.Request(f"{emulator_server}/moto-api/reset", method="POST")).close()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator_server)
-    _reset_clients()
-    yield provision(STAGE)
-    _reset_clients()
-
-
 def _test_client():
     from chalice.test import Client
 
@@ -241,14 +240,6 @@ def _test_client():
 @pytest.fixture
 def client(emulated_aws):
     """The Chalice test client on in-process moto."""
-    with _test_client() as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def server_client(server_aws):
-    """The Chalice test client on the moto server: for faults injected in botocore, which
-    in-process moto would answer anyway."""
     with _test_client() as test_client:
         yield test_client
 

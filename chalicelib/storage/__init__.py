@@ -13,12 +13,34 @@ chalicelib/records.py (never raw items: keys and bookkeeping attributes stay her
     audit        the append-only audit trail
     news         news posts, unsubscriptions, the unsubscribe links' secret
     erasure      rewrites that erase a person's identity (GDPR)
-    counters     the platform figures of /stats
+    counters     the platform figures of /stats;  stream: the table's changes that feed them
+    ledger       every money movement at the payment provider, append-only
     sandbox      the sandbox payment provider's own state
 """
 
-from . import audit, campaigns, counters, dynamo, erasure, funds, keys, media, news, pledges, sandbox, settlement
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .dynamo import ConditionFailed, every
+
+if TYPE_CHECKING:
+    from . import (
+        audit,
+        campaigns,
+        counters,
+        erasure,
+        funds,
+        keys,
+        ledger,
+        media,
+        news,
+        pledges,
+        sandbox,
+        settlement,
+        stream,
+    )
 
 __all__ = [
     "ConditionFailed",
@@ -30,9 +52,20 @@ __all__ = [
     "every",
     "funds",
     "keys",
+    "ledger",
     "media",
     "news",
     "pledges",
     "sandbox",
     "settlement",
+    "stream",
 ]
+REPOSITORIES = frozenset(__all__) - {"ConditionFailed", "dynamo", "every"}
+
+
+def __getattr__(name: str) -> Any:
+    """A repository module, imported on first use (`storage.pledges…`): a request touches a
+    few of them, and each module imported is cold-start time (make bench)."""
+    if name in REPOSITORIES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

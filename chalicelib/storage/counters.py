@@ -45,6 +45,17 @@ def transition(campaign: Campaign, new_status: str) -> dynamo.TransactionItem:
     return add(changes)
 
 
+def add_once(changes: Mapping[str, int], batch: str, expires_at: int) -> bool:
+    """Add a batch of changes to the counters once: a batch delivered again (the stream
+    retries a failed invocation) is refused by its marker. True when this call added it."""
+    marker = {**keys.figures_batch(batch), "expires_at": expires_at}
+    try:
+        dynamo.transact([(dynamo.put(marker), "batch"), add(changes)], "this batch was counted")
+        return True
+    except dynamo.ConditionFailed:
+        return False
+
+
 def created(status: str) -> dynamo.TransactionItem:
     return add({f"count_{status}": 1})
 

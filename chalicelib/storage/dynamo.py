@@ -19,7 +19,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from .. import aws
-from ..errors import BadRequest, Conflict, FieldError
+from ..errors import BadRequest, Conflict, FieldError, NotFound
 from ..settings import get_settings
 from . import keys
 
@@ -352,3 +352,11 @@ def conditional_put(request: Mapping[str, Any]) -> bool:
 def write(request: Mapping[str, Any]) -> None:
     """An unconditional UpdateItem."""
     client().update_item(**request)
+
+
+def rewrite(key: keys.Key, changes: Mapping[str, Any], *, remove: Sequence[str] = ()) -> None:
+    """Change attributes of an item that must exist: NotFound if it is gone."""
+    expression, names, values = update_expression(changes, remove)
+    request = update(key, expression, condition="attribute_exists(pk)", names=names, values=values)
+    if not conditional_update(request):
+        raise NotFound("this item no longer exists")

@@ -29,21 +29,10 @@ def erase_owner(campaign_id: str, changes: Mapping[str, Any], rewards: Mapping[s
 
 
 def rewrite_pledge_message(pledge_id: str, message: str) -> None:
-    dynamo.write(
-        dynamo.update(
-            keys.pledge(pledge_id), "SET message = :m", condition="attribute_exists(pk)", values={":m": message}
-        )
-    )
+    dynamo.rewrite(keys.pledge(pledge_id), {"message": message})
 
 
 def erase_contributor(pledge_id: str, now: str) -> None:
     """The contributor's name, e-mail and message off a pledge; its amount stays."""
-    dynamo.write(
-        dynamo.update(
-            keys.pledge(pledge_id),
-            "SET contributor_name = :empty, contributor_email = :empty, anonymous = :yes, "
-            "identity_erased_at = :now REMOVE message",
-            condition="attribute_exists(pk)",
-            values={":empty": "", ":yes": True, ":now": now},
-        )
-    )
+    erased = {"contributor_name": "", "contributor_email": "", "anonymous": True, "identity_erased_at": now}
+    dynamo.rewrite(keys.pledge(pledge_id), erased, remove=("message",))

@@ -21,8 +21,12 @@ The only place that spells a `#`. The table (infra/template.yaml):
                                                                          campaign_pk AUDIT#<campaign>/created_at,
                                                                          user_pk/user_sk (its actor)
     payment (sandbox)    PAYMENT#<pledge id>     PAYMENT                 -
+    ledger entry         LEDGER#<campaign id>    <kind>#<transaction>    - (once per provider transaction)
+    sandbox PSP object   PSP#<kind>#<id>         <kind>                  - (the sandbox provider's own state:
+    … wallet's movement  PSP#WALLET#<id>         TX#<time>#<id>          escrows, payments, refunds, transfers)
     signing secret       SECRET#<name>           SECRET                  -
     platform counters    STATS                   GLOBAL                  -
+    counted batch        STATS#BATCH#<sequence>  BATCH                   ttl: expires_at (a stream batch counted once)
 """
 
 Key = dict[str, str]
@@ -138,6 +142,31 @@ def audit_campaign(campaign_id: str) -> str:
 
 def payment(pledge_id: str) -> Key:
     return _key("PAYMENT", pledge_id, "PAYMENT")
+
+
+def ledger_partition(campaign_id: str) -> str:
+    return f"LEDGER#{campaign_id}"
+
+
+def ledger(campaign_id: str, kind_: str, transaction_id: str) -> Key:
+    return {"pk": ledger_partition(campaign_id), "sk": f"{kind_}#{transaction_id}"}
+
+
+def psp_object(kind_: str, object_id: str) -> Key:
+    """An object of the sandbox provider: a wallet, payment, refund or transfer."""
+    return {"pk": f"PSP#{kind_}#{object_id}", "sk": kind_}
+
+
+def psp_wallet_transaction(wallet_id: str, created_at: str, transaction_id: str) -> Key:
+    return {"pk": psp_object("WALLET", wallet_id)["pk"], "sk": f"TX#{created_at}#{transaction_id}"}
+
+
+def psp_wallet_transactions_prefix() -> str:
+    return "TX#"
+
+
+def figures_batch(batch: str) -> Key:
+    return {"pk": f"STATS#BATCH#{batch}", "sk": "BATCH"}
 
 
 def secret(name: str) -> Key:

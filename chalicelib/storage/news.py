@@ -33,9 +33,7 @@ def list_news(campaign_id: str, *, public_only: bool, limit: int, cursor: str | 
 
 
 def rewrite(news: News, changes: dict[str, str]) -> None:
-    expression, names, values = dynamo.update_expression(changes)
-    key = keys.news(news.campaign_id, news.created_at, news.id)
-    dynamo.write(dynamo.update(key, expression, condition="attribute_exists(pk)", names=names, values=values))
+    dynamo.rewrite(keys.news(news.campaign_id, news.created_at, news.id), changes)
 
 
 def unsubscribe(campaign_id: str, contributor_id: str, now: str) -> None:

@@ -1,6 +1,7 @@
 """Pledges, with what each one moves in the same transaction: the campaign's totals and
-reward stock, the matching fund's reservation, the platform counters, the contributor's
-marker and the idempotency record of the request."""
+reward stock, the matching fund's reservation, the contributor's marker and the
+idempotency record of the request. The platform figures follow from the table's stream
+(chalicelib/figures.py), not from these transactions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, NamedTuple
 from botocore.exceptions import ClientError
 
 from ..records import Campaign, Fund, Idempotency, Pledge, TopUp
-from . import campaigns, counters, dynamo, funds, keys
+from . import campaigns, dynamo, funds, keys
 
 Page = tuple[list[Pledge], str | None]
 
@@ -82,22 +83,11 @@ def _campaign_money(pledge: Pledge, sign: int, now: str, top_up: TopUp | None = 
     return {"Update": request}, "campaign"
 
 
-def _counted(pledge: Pledge, sign: int, *, new_contributor: bool = False) -> dynamo.TransactionItem:
-    changes = {
-        "raised_cents": sign * (pledge.amount_cents + pledge.matched_cents),
-        "matched_cents": sign * pledge.matched_cents,
-        "pledge_count": sign,
-    }
-    if new_contributor:
-        changes["contributors"] = 1
-    return counters.add(changes)
-
-
 def record(pledge: Pledge, idempotency: Idempotency, *, new_contributor: bool, now: str, top_up: TopUp) -> None:
-    """The pledge, its idempotency record, the campaign's totals and stock, the matching
-    fund's reservation of its top-up (if any) and the platform counters, in one
-    transaction. ConditionFailed.item says what refused it: "idempotency" (the key is
-    taken), "contributor" (first pledge raced), "campaign" (no longer live, past its
+    """The pledge, its idempotency record, the campaign's totals and stock, and the matching
+    fund's reservation of its top-up (if any), in one transaction (the platform figures
+    follow from the stream). ConditionFailed.item says what refused it: "idempotency" (the
+    key is taken), "contributor" (first pledge raced), "campaign" (no longer live, past its
     deadline, the reward sold out, or the campaign's matching cap or crowd amount moved),
     "fund" (its remaining budget or rule version moved, or it stayed busy)."""
     item = {
@@ -121,7 +111,6 @@ def record(pledge: Pledge, idempotency: Idempotency, *, new_contributor: bool, n
     if new_contributor:
         marker = {**keys.contributor(pledge.contributor_id), "first_pledge_at": pledge.created_at}
         items.append((dynamo.put(marker), "contributor"))
-    items.append(_counted(pledge, +1, new_contributor=new_contributor))
     try:
         dynamo.transact(items, "the pledge was refused")
     except ClientError as error:
@@ -151,7 +140,7 @@ def cancel(pledge: Pledge, now: str, cancellation_id: str) -> None:
         names={"#status": "status"},
         values={":cancelled": "cancelled", ":active": "active", ":now": now, ":cid": cancellation_id},
     )
-    items = [({"Update": request}, "pledge"), _campaign_money(pledge, -1, now), _counted(pledge, -1)]
+    items = [({"Update": request}, "pledge"), _campaign_money(pledge, -1, now)]
     if pledge.matched_cents and pledge.matching_fund_id:
         # The campaign is live (its condition above), so the fund still holds this reservation.
         items.append(funds.reservation(pledge.matching_fund_id, -pledge.matched_cents))

@@ -1,10 +1,21 @@
-"""The sandbox payment provider's own state of each pledge's payment (chalicelib/payments.py),
-kept in the table as a real provider keeps its own."""
+"""The sandbox payment provider's own state (chalicelib/payments.py), kept in the table as a
+real provider keeps its own: each pledge's settlement attempt, and the escrow side of
+"Money (v2)": wallets with their balance and movements, card payments, refunds, transfers.
+
+Every money movement changes a wallet's balance and appends the wallet's transaction in
+one transaction, conditioned as a provider would refuse it: a payment completes once, a
+payment is refunded once, a wallet never goes below zero.
+"""
 
 from __future__ import annotations
 
-from ..records import Payment
+from collections.abc import Mapping
+from typing import Any
+
+from ..records import EscrowPayment, EscrowTransfer, Payment
 from . import dynamo, keys
+
+WALLET, PAYIN, TRANSFER = "WALLET", "PAYIN", "TRANSFER"
 
 
 def get(pledge_id: str) -> Payment | None:
@@ -13,6 +24,130 @@ def get(pledge_id: str) -> Payment | None:
 
 
 def put(pledge_id: str, payment: Payment) -> None:
-    dynamo.client().put_item(
-        TableName=dynamo.table(), Item=dynamo.to_ddb({**payment._asdict(), **keys.payment(pledge_id)})
+    item = {**payment._asdict(), **keys.payment(pledge_id)}
+    dynamo.client().put_item(TableName=dynamo.table(), Item=dynamo.to_ddb(item))
+
+
+# --- escrow wallets --------------------------------------------------------------------
+
+
+def open_wallet(wallet_id: str, description: str, now: str) -> None:
+    """A wallet with nothing in it; opening it again changes nothing."""
+    item = {**keys.psp_object(WALLET, wallet_id), "id": wallet_id, "description": description, "created_at": now}
+    request = dynamo.put({**item, "balance_cents": 0})["Put"]
+    dynamo.conditional_put(request)
+
+
+def wallet_balance(wallet_id: str) -> int | None:
+    item = dynamo.get(keys.psp_object(WALLET, wallet_id))
+    return int(item["balance_cents"]) if item else None
+
+
+def wallet_transactions(wallet_id: str, *, limit: int, cursor: str | None) -> tuple[list[EscrowTransfer], str | None]:
+    """A wallet's movements, oldest first: payments in (kind "payin"), refunds and transfers out."""
+    q = dynamo.Query(
+        None,
+        "pk = :pk AND begins_with(sk, :tx)",
+        {":pk": keys.psp_object(WALLET, wallet_id)["pk"], ":tx": keys.psp_wallet_transactions_prefix()},
     )
+    items, next_cursor = dynamo.query(q, limit=limit, cursor=cursor)
+    return [dynamo.record(EscrowTransfer, item) for item in items], next_cursor
+
+
+def _movement(wallet_id: str, delta: int, movement: EscrowTransfer) -> list[dynamo.TransactionItem]:
+    """A wallet's balance moved by `delta` (never below zero) and its transaction appended."""
+    condition = "attribute_exists(pk)" + (" AND balance_cents >= :out" if delta < 0 else "")
+    values: dict[str, Any] = {":delta": delta, **({":out": -delta} if delta < 0 else {})}
+    balance = dynamo.update(
+        keys.psp_object(WALLET, wallet_id), "ADD balance_cents :delta", condition=condition, values=values
+    )
+    line = {**dynamo.attributes(movement), **keys.psp_wallet_transaction(wallet_id, movement.created_at, movement.id)}
+    return [({"Update": balance}, "wallet"), (dynamo.put(line), "wallet transaction")]
+
+
+# --- card payments into a wallet ---------------------------------------------------------
+
+
+def create_payment(payment: EscrowPayment) -> EscrowPayment:
+    """Record a payment waiting for its payer; the one already made under this id if any
+    (the provider's idempotency: the same request answers the same payment)."""
+    item = {**dynamo.attributes(payment), **keys.psp_object(PAYIN, payment.id)}
+    if dynamo.conditional_put(dynamo.put(item)["Put"]):
+        return payment
+    existing = get_payment(payment.id)
+    assert existing is not None  # it refused the put because it exists
+    return existing
+
+
+def get_payment(payment_id: str) -> EscrowPayment | None:
+    item = dynamo.get(keys.psp_object(PAYIN, payment_id))
+    return dynamo.record(EscrowPayment, item) if item else None
+
+
+def complete_payment(payment: EscrowPayment, status: str, result: str, now: str) -> bool:
+    """A waiting payment succeeds (its money lands in the wallet) or fails, once: True for
+    the one call that completed it."""
+    update = dynamo.update(
+        keys.psp_object(PAYIN, payment.id),
+        "SET #status = :status, executed_at = :now, #result = :result",
+        condition="#status = :created",
+        names={"#status": "status", "#result": "result"},
+        values={":status": status, ":now": now, ":result": result, ":created": "created"},
+    )
+    items: list[dynamo.TransactionItem] = [({"Update": update}, "payment")]
+    if status == "succeeded":
+        payin = EscrowTransfer(payment.id, "payin", payment.escrow_id, payment.amount_cents, status, now, payment.id)
+        items += _movement(payment.escrow_id, payment.amount_cents, payin)
+    try:
+        dynamo.transact(items, "the payment is already completed")
+        return True
+    except dynamo.ConditionFailed:
+        return False
+
+
+# --- money out of a wallet ---------------------------------------------------------------
+
+
+def get_transfer(transfer_id: str) -> EscrowTransfer | None:
+    item = dynamo.get(keys.psp_object(TRANSFER, transfer_id))
+    return dynamo.record(EscrowTransfer, item) if item else None
+
+
+def move_out(movement: EscrowTransfer, *, refunded_payment: str | None = None) -> EscrowTransfer:
+    """Money out of a wallet (a refund of `refunded_payment`, or a transfer), once per id;
+    a movement the wallet cannot cover, or a second refund of one payment, is recorded as
+    failed. Answers the movement as the provider now has it."""
+    existing = get_transfer(movement.id)
+    if existing:
+        return existing
+    item = {**dynamo.attributes(movement), **keys.psp_object(TRANSFER, movement.id)}
+    items: list[dynamo.TransactionItem] = [(dynamo.put(item), "movement")]
+    if refunded_payment:  # before the wallet: a refund the payment cannot take says so first
+        refunded = dynamo.update(
+            keys.psp_object(PAYIN, refunded_payment),
+            "SET refunded_by = :id",
+            condition="#status = :succeeded AND attribute_not_exists(refunded_by)",
+            names={"#status": "status"},
+            values={":id": movement.id, ":succeeded": "succeeded"},
+        )
+        items.append(({"Update": refunded}, "payment"))
+    items += _movement(movement.escrow_id, -movement.amount_cents, movement)
+    try:
+        dynamo.transact(items, "the provider refused the movement")
+        return movement
+    except dynamo.ConditionFailed as refused:
+        if refused.item == "movement":
+            return get_transfer(movement.id) or movement  # made meanwhile by the same request
+        failed = movement._replace(status="failed", result=_refusal(refused.item))
+        dynamo.conditional_put(
+            dynamo.put({**dynamo.attributes(failed), **keys.psp_object(TRANSFER, movement.id)})["Put"]
+        )
+        return get_transfer(movement.id) or failed
+
+
+def _refusal(item: str) -> str:
+    reasons: Mapping[str, str] = {
+        "wallet": "solde insuffisant",
+        "payment": "paiement non remboursable (non abouti ou déjà remboursé)",
+    }
+    return reasons.get(item, "mouvement refusé")

@@ -11,7 +11,6 @@ import json
 from datetime import timedelta
 
 import boto3
-import requests
 
 from chalicelib import clock, storage
 from chalicelib.settings import VARIABLES
@@ -457,24 +456,3 @@ def test_a_public_base_url_serves_media_from_the_stage_cdn(client, monkeypatch):
     media_id = uploaded(client, campaign_id)
     [shown] = call(client, "GET", f"/campaigns/{campaign_id}", OWNER)[1]["media"]
     assert shown["url"] == f"https://medias.oze.example/media/{campaign_id}/{media_id}"
-
-
-# --- the round trip against the emulator server, over real HTTP ------------------------------------
-
-
-def test_round_trip_upload_complete_list_and_download_over_http(server_client):
-    campaign_id = new_campaign(server_client)
-    upload = requested(server_client, campaign_id, "image/webp")
-    post = upload["upload"]
-
-    sent = requests.post(post["url"], data=post["fields"], files={"file": ("atelier.webp", WEBP)}, timeout=10)
-    assert sent.status_code == 204, sent.text
-    status, campaign = complete(server_client, campaign_id, upload["id"])
-    assert status == 200, campaign
-    go_live(server_client, campaign_id)
-
-    [shown] = call(server_client, "GET", f"/campaigns/{campaign_id}")[1]["media"]
-    served = requests.get(shown["url"], timeout=10)
-    assert served.status_code == 200
-    assert served.content == WEBP
-    assert served.headers["Content-Type"] == "image/webp"

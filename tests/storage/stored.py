@@ -1,5 +1,5 @@
-"""The table as the repositories left it: raw items, keys and bookkeeping included, read
-and written from the test itself (tests/aws_calls.py counts only the application's calls)."""
+"""The table as the repositories left it: raw items, keys and bookkeeping included, read by
+the test itself (tests/aws_calls.py counts only the application's calls)."""
 
 from decimal import Decimal
 from typing import Any
@@ -32,17 +32,3 @@ def item(key: dict[str, str]) -> dict[str, Any] | None:
         TableName=_table(), Key={k: _to.serialize(v) for k, v in key.items()}, ConsistentRead=True
     )
     return {k: _plain(_from.deserialize(v)) for k, v in found["Item"].items()} if "Item" in found else None
-
-
-def items() -> list[dict[str, Any]]:
-    """Every item of the table."""
-    pages = aws.client("dynamodb").get_paginator("scan").paginate(TableName=_table(), ConsistentRead=True)
-    return [{k: _plain(_from.deserialize(v)) for k, v in raw.items()} for page in pages for raw in page["Items"]]
-
-
-def put(*written: dict[str, Any]) -> None:
-    """Items written as they are, 25 to a request."""
-    client = aws.client("dynamodb")
-    for start in range(0, len(written), 25):
-        batch = [{"PutRequest": {"Item": {k: _to.serialize(v) for k, v in i.items()}}} for i in written[start:][:25]]
-        client.batch_write_item(RequestItems={_table(): batch})

@@ -39,7 +39,10 @@ def test_a_created_campaign_reads_back_equal_rewards_media_and_accents_included(
         title="« Le rythme des maux »",
         description="Un album enregistré à Saint-Lô avec les adolescents du service pédiatrique.",
         rewards=(reward(), reward(id="r-atelier", title="Un atelier à Coutances", quantity=12)),
-        media=(media_entry(), media_entry(id="m-affiche", status="ready", key="media/c0ffee/affiche.png", ready_at=NOW)),
+        media=(
+            media_entry(),
+            media_entry(id="m-affiche", status="ready", key="media/c0ffee/affiche.png", ready_at=NOW),
+        ),
         cover_media_id="m-affiche",
     )
     storage.campaigns.create(campaign)
@@ -243,6 +246,7 @@ def _ids(page: tuple[list[Campaign], str | None]) -> list[str]:
         ("ending_soon", ["saint-lo", "cherbourg"]),  # not Caen: its deadline is past
         ("most_funded", ["cherbourg", "saint-lo", "caen"]),
     ],
+    ids=["newest", "ending_soon", "most_funded"],
 )
 def test_list_public_sorts(three_live, sort, expected):
     assert _ids(storage.campaigns.list_public(sort=sort, limit=10, cursor=None, now=NOW)) == expected
@@ -257,11 +261,19 @@ def test_list_public_sorts(three_live, sort, expected):
         ({"status": "succeeded"}, ["coutances"]),
         ({"status": "live", "category": "culture", "postcode": "50"}, ["saint-lo"]),
     ],
+    ids=["category", "postcode prefix", "live", "succeeded", "all three"],
 )
 def test_list_public_filters(three_live, filters, expected):
     storage.campaigns.create(
-        live(id="coutances", status="succeeded", launched_at="2026-04-01T08:00:00Z", closed_at=NOW, category="culture",
-             postcode="50200", commune="Coutances")
+        live(
+            id="coutances",
+            status="succeeded",
+            launched_at="2026-04-01T08:00:00Z",
+            closed_at=NOW,
+            category="culture",
+            postcode="50200",
+            commune="Coutances",
+        )
     )
     assert _ids(storage.campaigns.list_public(sort="newest", limit=10, cursor=None, now=NOW, **filters)) == expected
 

@@ -1,6 +1,7 @@
 """The pledge repository (chalicelib/storage/pledges.py): a pledge moves the campaign's
-totals and stock, the counters and the contributor's marker in one transaction, and a
-refusal names what refused it and writes nothing."""
+totals and stock and the contributor's marker in one transaction, never the platform
+counters (they follow from the table's stream: test_counter_store.py), and a refusal
+names what refused it and writes nothing."""
 
 import pytest
 
@@ -45,13 +46,13 @@ HUGO = {"id": "p-hugo", "contributor_id": "hugo", "contributor_name": "Hugo Lemo
 # --- record ----------------------------------------------------------------------------
 
 
-def test_record_writes_the_pledge_and_counts_it_in_the_campaign_and_the_counters():
+def test_record_writes_the_pledge_and_counts_it_in_the_campaign_not_in_a_platform_item():
     made = pledge(message="Bravo Camille, à bientôt rue Torteron !", **ATELIER)
     _record(made)
     assert storage.pledges.get("p-lea") == made
     assert _totals() == (5_000, 1, 0)
     assert storage.campaigns.get("c0ffee").crowd_cents == 5_000
-    assert _counted() == (5_000, 1, 1)
+    assert _counted() == (0, 0, 0)  # no item that every pledge writes
     assert storage.pledges.first_pledged_at("lea") == NOW
 
 
@@ -78,7 +79,6 @@ def test_a_sold_out_limited_reward_is_refused_as_campaign_and_nothing_is_written
     assert refused.value.item == "campaign"
     assert storage.pledges.get("p-hugo") is None
     assert _totals() == (5_000, 1, 0)
-    assert _counted() == (5_000, 1, 1)
     assert storage.pledges.first_pledged_at("hugo") is None
     assert storage.pledges.read_context("c0ffee", "hugo", "hugo:cle-1").idempotency is None
 
@@ -108,7 +108,7 @@ def test_a_first_pledge_that_raced_another_is_refused_as_contributor():
 # --- cancel ----------------------------------------------------------------------------
 
 
-def test_cancel_gives_back_the_amount_and_the_place_and_keeps_the_contributor_counted():
+def test_cancel_gives_back_the_amount_and_the_place_and_keeps_the_contributor_known():
     made = pledge(**ATELIER)
     _record(made)
     storage.pledges.cancel(made, SOON, "annulation-1")
@@ -116,7 +116,7 @@ def test_cancel_gives_back_the_amount_and_the_place_and_keeps_the_contributor_co
         status="cancelled", cancelled_at=SOON, cancellation_id="annulation-1"
     )
     assert _totals() == (0, 0, 1)
-    assert _counted() == (0, 0, 1)
+    assert storage.pledges.first_pledged_at("lea") == NOW
 
 
 def test_a_second_cancel_is_refused_as_pledge_and_gives_back_nothing_twice():
@@ -181,7 +181,9 @@ def test_a_campaigns_pledges_newest_first_the_cancelled_only_when_asked():
 
 def test_a_contributors_pledges_newest_first_in_pages():
     for n in range(3):
-        _record(pledge(id=f"p-lea-{n}", created_at=f"2026-06-0{n + 1}T10:00:00Z"), f"lea:cle-{n}", new_contributor=n == 0)
+        _record(
+            pledge(id=f"p-lea-{n}", created_at=f"2026-06-0{n + 1}T10:00:00Z"), f"lea:cle-{n}", new_contributor=n == 0
+        )
     _record(pledge(**HUGO), "hugo:cle-1")
     first, cursor = storage.pledges.list_for_contributor("lea", limit=2, cursor=None)
     rest, last = storage.pledges.list_for_contributor("lea", limit=2, cursor=cursor)

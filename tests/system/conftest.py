@@ -1,6 +1,8 @@
 """The system tier: the API as web clients meet it (`chalice local` in a subprocess on its
-own moto server), threaded races, the browser, packaging and fuzzing."""
+own moto server), the Chalice test client on the moto server (faults injected in botocore,
+real HTTP to S3), threaded races, the browser, packaging and fuzzing."""
 
+import contextlib
 import json
 import os
 import socket
@@ -10,7 +12,59 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, STAGE, STAGE_ENV, _emulator, _free_port
+from devtools.provision import provision
+from tests.conftest import ROOT, STAGE, STAGE_ENV, _reset_clients, _test_client
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _emulator():
+    """The locked moto server in a subprocess, on a free loopback port."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devtools.emulator", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    process.stdout.readline()  # "emulated AWS on …" once it listens
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def emulator_server():
+    with _emulator() as url:
+        yield url
+
+
+@pytest.fixture
+def server_aws(emulator_server, stage_env, monkeypatch):
+    """The test stage's resources from infra/ on a freshly reset moto server."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{emulator_server}/moto-api/reset", method="POST")).close()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator_server)
+    _reset_clients()
+    yield provision(STAGE)
+    _reset_clients()
+
+
+@pytest.fixture
+def server_client(server_aws):
+    """The Chalice test client on the moto server: for faults injected in botocore, which
+    in-process moto would answer anyway."""
+    with _test_client() as test_client:
+        yield test_client
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +135,29 @@ def http_call(method: str, url: str, body=None, headers=None):
     except urllib.error.HTTPError as error:
         status, answer_headers, raw = error.code, dict(error.headers), error.read()
     return status, answer_headers, json.loads(raw) if raw else None
+
+
+def _new_stage(emulator_url: str) -> None:
+    """Reset the emulator at `emulator_url` and provision the test stage on it again."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{emulator_url}/moto-api/reset", method="POST")).close()
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in STAGE_ENV.items():
+            env.setenv(name, value)
+        env.setenv("AWS_ENDPOINT_URL", emulator_url)
+        _reset_clients()
+        try:
+            provision(STAGE)
+        finally:
+            _reset_clients()
+
+
+@pytest.fixture
+def empty_api_stage(api_server, api_emulator):
+    """`api_server` on a new, empty stage (same table, bucket and queues, nothing in them).
+    moto keeps every record of the table's stream and copies the table, stream included,
+    for each item of each transaction: on a stage kept for the whole session, every race
+    would be slower than the one before."""
+    _new_stage(api_emulator)
+    return api_server

@@ -29,8 +29,8 @@ from chalice.test import Client
 from app import api, app
 from chalicelib.settings import ConfigurationError, get_settings
 from devtools import package
-from tests.conftest import CONFIG, ROOT, STAGE, STAGE_ENV, _free_port, token
-from tests.system.conftest import http_call
+from tests.conftest import CONFIG, ROOT, STAGE, STAGE_ENV, token
+from tests.system.conftest import _free_port, http_call
 
 CHROMIUM = Path("/usr/bin/chromium")
 PAGES = Path(__file__).parent / "browser"

@@ -30,7 +30,7 @@ def test_racing_closure_runs_close_once_settle_once_and_mail_once(server_client,
     def counted_record(outcomes):
         moved = real_record(outcomes)
         with lock:
-            moves.extend(p["id"] for (p, _), ok in zip(outcomes, moved, strict=True) if ok)
+            moves.extend(p.id for (p, _), ok in zip(outcomes, moved, strict=True) if ok)
         return moved
 
     monkeypatch.setattr(notifications, "send", counted_send)
@@ -46,5 +46,5 @@ def test_racing_closure_runs_close_once_settle_once_and_mail_once(server_client,
     assert len(mails) == len(set(mails)) == 12 + 3
     for campaign_id in campaign_ids:
         pledges, _ = storage.pledges.list_for_campaign(campaign_id, limit=100, cursor=None)
-        assert [p["settlement"] for p in pledges] == ["collected"] * 4
+        assert [p.settlement for p in pledges] == ["collected"] * 4
         assert storage.settlement.get(campaign_id).settled

@@ -30,6 +30,9 @@ HOSTED_ONLY = {"Hosted", "HasSender", "HasAlarmEmail"}
 # What the Lambda service does with a function's role on its behalf, by trigger.
 LOG_ACTIONS = {("logs:CreateLogStream", "log-group"), ("logs:PutLogEvents", "log-group")}
 SQS_POLLER_ACTIONS = {(f"sqs:{a}", "queue") for a in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")}
+STREAM_POLLER_ACTIONS = {
+    (f"dynamodb:{a}", "stream") for a in ("DescribeStream", "GetRecords", "GetShardIterator", "ListStreams")
+}
 
 
 def _lint(text: str) -> list[str]:
@@ -318,6 +321,8 @@ def _resource_kinds(stage: str) -> dict[str, str]:
     return {
         f"{arn}:dynamodb:{regional}:table/oze-{stage}": "table",
         f"{arn}:dynamodb:{regional}:table/oze-{stage}/index/*": "index",
+        f"{arn}:dynamodb:{regional}:table/oze-{stage}/stream/*": "stream",
+        f"{arn}:ssm:{regional}:parameter/oze-{stage}/mangopay/*": "ssm",
         bucket: "bucket",
         f"{bucket}/*": "object",
         f"{bucket}/pending/*": "object",
@@ -348,13 +353,15 @@ def _granted(stage: str) -> set[tuple[str, str]]:
 
 
 def _platform_actions() -> set[tuple[str, str]]:
-    from chalice.app import SQSEventConfig
+    from chalice.app import DynamoDBEventConfig, SQSEventConfig
 
     from app import app
 
     actions = set(LOG_ACTIONS)
     if any(isinstance(source, SQSEventConfig) for source in app.event_sources):
         actions |= SQS_POLLER_ACTIONS
+    if any(isinstance(source, DynamoDBEventConfig) for source in app.event_sources):
+        actions |= STREAM_POLLER_ACTIONS
     return actions
 
 

@@ -23,12 +23,12 @@ def auth(sub, **extra):
 
 
 @pytest.fixture
-def api(api_server, stage_env, monkeypatch, api_emulator):
+def api(empty_api_stage, stage_env, monkeypatch, api_emulator):
     """The shared API, emptied after each test: moto copies the whole table for each item
     of a transaction, so the items left here would slow every later test of the session."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", api_emulator)
     aws.client.cache_clear()
-    yield api_server
+    yield empty_api_stage
     dynamodb, table = aws.client("dynamodb"), STAGE_ENV["TABLE_NAME"]
     for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
         for key in page["Items"]:

@@ -31,15 +31,5 @@ def emulated_aws():
 
 
 @pytest.fixture
-def server_aws():
-    _no_emulator()
-
-
-@pytest.fixture
 def client():
-    _no_emulator()
-
-
-@pytest.fixture
-def server_client():
     _no_emulator()
