@@ -262,7 +262,7 @@ def package(stage: str, out: Path | None = None) -> Path:
 
 # Parts of the Lambda dependencies the code never imports, left out of the zip (5 MB goal).
 # Powertools ships every utility; we use its logger and metrics (chalicelib/observability.py).
-# tests/test_infra.py runs the packaged app's observability to catch a needed part left out.
+# tests/system/test_infra.py runs the packaged app's observability to catch a needed part left out.
 UNUSED = ("aws_lambda_powertools/event_handler", "aws_lambda_powertools/utilities/*/")
 # jmespath_utils: imported by the logger; parameters: the Mangopay credentials (chalicelib/adapters/mangopay.py).
 USED_BESIDE_UNUSED = ("aws_lambda_powertools/utilities/jmespath_utils", "aws_lambda_powertools/utilities/parameters")
