@@ -15,7 +15,6 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Concatenate, Literal, NamedTuple, TypeVar, overload
 
 from chalice import Chalice, Response
@@ -48,27 +47,32 @@ CORS_EXPOSE_HEADERS = "Idempotent-Replayed"
 CORS_MAX_AGE_SECONDS = "3600"
 
 
-@dataclass
-class Call:
+# NamedTuples rather than dataclasses: as plain, and a fraction of their cost at import
+# (make bench: each dataclass generates and compiles its methods).
+class Call(NamedTuple):
     """What a view needs of its request, already checked: a public route's (auth "none")."""
 
     body: Any = None
     query: Any = None
-    headers: Any = field(default_factory=dict)  # case-insensitive on requests
+    headers: Any = {}  # case-insensitive on requests
 
 
-@dataclass
-class ViewerCall(Call):
+class ViewerCall(NamedTuple):
     """A call to a route that serves anyone and more to some (auth "optional")."""
 
+    body: Any = None
+    query: Any = None
+    headers: Any = {}
     viewer: identity.Identity | None = None
 
 
-@dataclass(kw_only=True)
-class UserCall(Call):
+class UserCall(NamedTuple):
     """A call to a route that requires sign-in (auth "user" or "moderator"): `user` is there."""
 
     user: identity.Identity
+    body: Any = None
+    query: Any = None
+    headers: Any = {}
 
 
 # Views, by the call they take first (then their path parameters, by name).
@@ -77,14 +81,13 @@ ViewerView = TypeVar("ViewerView", bound=Callable[Concatenate[ViewerCall, ...], 
 UserView = TypeVar("UserView", bound=Callable[Concatenate[UserCall, ...], Any])
 
 
-@dataclass
-class Reply:
+class Reply(NamedTuple):
     """A view's answer when it sets its own status or headers. With a `content_type`,
     `body` (text or bytes) is sent as it is, not shaped into JSON: a CSV file, a page."""
 
     body: Any
     status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = {}
     content_type: str | None = None
 
 
@@ -275,7 +278,7 @@ class Api:
         methods = self.app.routes[_local.request.context["resourcePath"]]
         return Response("", status_code=204, headers={"Allow": ", ".join(methods)})
 
-    def _call(self, spec: RouteSpec) -> Call:
+    def _call(self, spec: RouteSpec) -> Call | ViewerCall | UserCall:
         request = _local.request
         # Public routes read no credentials: a stale token cannot break them.
         caller = None
@@ -289,7 +292,7 @@ class Api:
         if spec.auth == "optional":
             return ViewerCall(body, query, request.headers, viewer=caller)
         if caller is not None:
-            return UserCall(body, query, request.headers, user=caller)
+            return UserCall(caller, body, query, request.headers)
         return Call(body, query, request.headers)
 
     def _answer(self, spec: RouteSpec, result: Any) -> Response:
