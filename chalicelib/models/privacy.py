@@ -10,6 +10,7 @@ from pydantic import Field
 
 from .audit import AuditEntry
 from .base import Answer, FundingModel, Status
+from .campaigns import Reward
 
 
 class Profile(Answer):
@@ -24,14 +25,8 @@ class StoredIdentity(Answer):
     email: str
 
 
-class MyReward(Answer):
-    id: str
-    title: str
-    description: str
-    min_amount_cents: int
+class MyReward(Reward):
     created_at: datetime
-    quantity: int | None = None
-    remaining: int | None = None
 
 
 class MyCampaignData(Answer):
