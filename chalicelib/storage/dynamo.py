@@ -24,7 +24,6 @@ from ..settings import get_settings
 from . import keys
 
 Item = dict[str, Any]
-Page = tuple[list[Any], str | None]
 R = TypeVar("R")
 
 MAX_READ_AHEAD = 5  # Queries one filtered page may read before it answers

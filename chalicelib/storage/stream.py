@@ -9,8 +9,6 @@ from typing import Any
 from ..records import Pledge, TableChange
 from . import dynamo, keys
 
-STREAM_RECORD_DAYS = 1  # DynamoDB keeps a stream's records 24 hours
-
 
 def _pledge(image: Mapping[str, Any] | None) -> Pledge | None:
     return dynamo.record(Pledge, dynamo.from_ddb(image)) if image else None
