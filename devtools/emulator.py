@@ -17,6 +17,8 @@ from typing import Any
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
+from devtools import moto_backups
+
 
 def locked_app() -> Callable[[dict[str, Any], Callable[..., Any]], list[bytes]]:
     app = DomainDispatcherApplication(create_backend_app)
@@ -36,6 +38,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    moto_backups.lighten()
     server = make_server(args.host, args.port, locked_app(), threaded=True)
     print(f"emulated AWS on http://{args.host}:{server.server_port}", flush=True)
     server.serve_forever()

@@ -6,7 +6,6 @@ tests/storage (repository contracts on in-process moto), tests/api (the Chalice 
 client), tests/system (`chalice local` and the moto server, races, browser, packaging,
 fuzzing). Fixtures used by one tier only live in that tier's conftest.py."""
 
-import copy
 import json
 import os
 import time
@@ -35,6 +34,7 @@ from moto import mock_aws  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 
 from chalicelib import aws, identity  # noqa: E402
+from devtools import moto_backups  # noqa: E402
 from devtools.provision import provision  # noqa: E402
 from tests import aws_calls  # noqa: E402
 
@@ -77,30 +77,7 @@ def pytest_runtest_protocol(item, nextitem):
     return _roomy_namespace["roomy"](_pytest.runner.pytest_runtest_protocol, item, nextitem)
 
 
-def _lighter_transaction_backups() -> None:
-    """moto backs up each table that a transaction writes to, once per item of the
-    transaction, with copy.deepcopy(table): its definition, every item and every stream
-    record, so a transaction costs more the more the test wrote before it (half the CPU of
-    the API tier). Its only use is to put the table back if the transaction fails, and a
-    write changes only the items and the stream: the backup copies the items and the list
-    of stream records (each record is written once and never changed) and shares the rest."""
-    from moto.dynamodb.models.table import StreamShard, Table
-
-    def backup(table, memo):
-        copied = Table.__new__(Table)
-        memo[id(table)] = copied
-        copied.__dict__.update(table.__dict__)
-        copied.items = copy.deepcopy(table.items, memo)
-        if table.stream_shard is not None:
-            shard = copied.stream_shard = StreamShard.__new__(StreamShard)
-            shard.__dict__.update(table.stream_shard.__dict__)
-            shard.table, shard.items = copied, list(table.stream_shard.items)
-        return copied
-
-    Table.__deepcopy__ = backup
-
-
-_lighter_transaction_backups()
+moto_backups.lighten()
 
 
 @pytest.fixture
