@@ -2,7 +2,7 @@
 
 import os
 
-from chalice import Chalice, Rate
+from chalice import Chalice, Cron, Rate
 
 from chalicelib import (
     answers,
@@ -14,11 +14,14 @@ from chalicelib import (
     finalisation,
     matching,
     media,
+    payments,
     pledges,
     privacy,
+    reconciliation,
+    sandbox_pages,
     updates,
 )
-from chalicelib.http import Api, Call, Reply, UserCall, ViewerCall
+from chalicelib.http import FORM, HTML, Api, Call, Reply, UserCall, ViewerCall
 from chalicelib.settings import get_settings, wiring
 
 app = Chalice(app_name="oze")
@@ -200,6 +203,59 @@ def my_pledges(call: UserCall):
     return answers.page((answers.my_pledge(p, campaign) for p, campaign in items), cursor)
 
 
+# --- payments at the provider ------------------------------------------------------------
+
+
+@api.route(
+    "/payments/notifications/{provider}",
+    "GET",
+    query="payments.ProviderNotification",
+    response="payments.NotificationReceipt",
+)
+def payment_notification(call: Call, provider: str):
+    """The provider's notification (Mangopay's hooks are GETs): the payment it names is
+    read again at the provider, never trusted."""
+    return {"handled": payments.notified(provider, call.query.model_dump(exclude_none=True)) is not None}
+
+
+@api.route(
+    "/payments/notifications/{provider}",
+    "POST",
+    query="payments.ProviderNotification",
+    response="payments.NotificationReceipt",
+)
+def payment_notification_posted(call: Call, provider: str):
+    return payment_notification(call, provider)
+
+
+@api.route("/sandbox/payments/{payment_id}", "GET", produces=("text/html",))
+def sandbox_payment_page(call: Call, payment_id: str):
+    """The sandbox provider's hosted payment page (local and dev stages)."""
+    return Reply(sandbox_pages.page(payment_id), content_type=HTML)
+
+
+@api.route(
+    "/sandbox/payments/{payment_id}",
+    "POST",
+    body="payments.SandboxOutcome",
+    consumes=FORM,
+    produces=("text/html",),
+    redirects=True,
+)
+def sandbox_payment_outcome(call: Call, payment_id: str):
+    """Its buttons: pay or refuse; then back to the pledge's return_url."""
+    pledge, page = sandbox_pages.complete(payment_id, call.body.outcome)
+    if pledge is not None and pledge.return_url:
+        return Reply("", 303, {"Location": pledge.return_url}, content_type=HTML)
+    return Reply(page, content_type=HTML)
+
+
+@api.route("/reconciliation", "GET", auth="moderator", response="payments.Reconciliation")
+def latest_reconciliation(call: UserCall):
+    """The latest daily reconciliation of the escrows at the provider against the ledger."""
+    return answers.reconciliation(reconciliation.latest(call.user))
+
+
 # --- public accountability: news, audit trail, exports, open data, personal data ----------
 
 
@@ -228,7 +284,7 @@ def list_news(call: ViewerCall, campaign_id: str):
 @api.route("/campaigns/{campaign_id}/unsubscribe", "GET", query="updates.UnsubscribeQuery", produces=("text/html",))
 def unsubscribe_from_news(call: Call, campaign_id: str):
     """Unsubscribe from a campaign's news: the link of its e-mails, answered with a page."""
-    return Reply(updates.unsubscribe(campaign_id, call.query.token), content_type="text/html; charset=utf-8")
+    return Reply(updates.unsubscribe(campaign_id, call.query.token), content_type=HTML)
 
 
 @api.route("/audit", "GET", auth="moderator", query="audit.AuditQuery", response="audit.AuditPage")
@@ -332,6 +388,12 @@ def openapi_document(call: Call):
 def finalise(event):
     """Close campaigns past their deadline, remind owners, hand closed ones to settlement."""
     return finalisation.run(clock.now())
+
+
+@app.schedule(Cron(0, 5, "*", "*", "?", "*"), name="reconcile")
+def reconcile(event):
+    """Each open escrow at the provider against the ledger, daily (05:00 UTC)."""
+    return answers.reconciliation(reconciliation.run(clock.now()))
 
 
 # The stream's ARN is known once the table exists: `make package` points this trigger at it.

@@ -1,18 +1,26 @@
 """Deadline closure and settlement at scale (issue 4): DynamoDB requests per settled pledge,
-requests spent finding the due campaigns, and wall time.
+requests spent finding the due campaigns, provider calls, and wall time.
 
     .venv/bin/python -m bench.closure [--due 1000] [--pledges 50] [--total 10000] [--quick]
 
 Two runs on in-process moto (with bench/moto_speed.py: same answers, less of moto's own
-slowness): `due` campaigns of `pledges` pledges each, all due; then the same campaigns,
-from a copy of the table taken before the first run, among `total` live campaigns (the
-others end 4 weeks later and have no pledges: closure reads none of theirs). The data are
-made through chalicelib (campaigns.create, submit, approve and pledges.pledge under a fixed
-clock): the items and counters are those the API writes, without the HTTP layer; their
-making is timed apart. The measured part is one `finalisation.run(now)` with
-SETTLEMENT_QUEUE_URL empty, so that settlement runs inline in this process (in AWS each
-campaign is an SQS message to the `settle` function; the requests are the same, plus one
-SendMessage and one heartbeat UpdateItem per campaign).
+slowness): `due` campaigns of `pledges` paid pledges each, all due; then the same
+campaigns, from a copy of the table taken before the first run, among `total` live
+campaigns (the others end 4 weeks later and have no pledges: closure reads none of
+theirs). The data are made through chalicelib under a fixed clock: campaigns.create,
+submit, approve (which opens the campaign's escrow at the sandbox provider), then each
+pledge made (pledges.pledge), paid on the sandbox's page (SandboxEscrow.complete) and
+confirmed as the provider's notification confirms it (payments.settle_payment): the items
+and counters are those the API writes, without the HTTP layer; their making is timed
+apart. One campaign in four misses its goal: its paid pledges are refunded at the
+provider; the others' become collected (no provider call).
+
+The measured part is one `finalisation.run(now)`, after the deadlines and the payment
+window, with SETTLEMENT_QUEUE_URL empty, so that settlement runs inline in this process
+(in AWS each campaign is an SQS message to the `settle` function, a message per
+SETTLEMENT_BATCH_COUNT pledges; the requests are the same, plus one SendMessage and one
+heartbeat UpdateItem per message). The sandbox provider's own requests (its PSP# items in
+the same table) and its port calls are counted apart (bench/escrow.py: `port_calls`).
 """
 
 import argparse
@@ -41,22 +49,32 @@ LAST_NAMES = ("Lefèvre", "Hervé", "Guérin", "Lemaître", "Lécuyer", "Barré"
 
 
 def classify(operation: str, params: dict[str, Any]) -> str:
-    """Label of one DynamoDB call: the operation and the kind of item (CAMPAIGN, PLEDGE…) or
-    the index queried. The payment provider's own state (the sandbox keeps it in our table,
-    a real provider would not) is labelled apart, to be excluded."""
+    """Label of one DynamoDB call: the operation and the kinds of items it names (CAMPAIGN,
+    PLEDGE…) or the index queried. The payment provider's own state (the sandbox keeps it in
+    our table under PSP# keys, a real provider at home) is labelled apart, to be excluded:
+    "provider GetItem PAYIN"."""
+    names = requests.item_keys(params)
+    if requests.is_provider_call(params):
+        kinds = sorted({name.split("#")[1] for name in names if name.count("#") >= 2})
+        return f"{requests.PROVIDER}{operation} {','.join(kinds)}".strip()
     if operation == "Query":
         return f"Query {params.get('IndexName', 'table')}"
-    key = params.get("Key") or params.get("Item") or {}
-    kind = key.get("pk", {}).get("S", "").split("#", 1)[0]
-    label = f"{operation} {kind}".strip()
-    return f"provider {label}" if kind == "PAYMENT" else label
+    return f"{operation} {','.join(sorted({name.split('#', 1)[0] for name in names}))}".strip()
 
 
 def is_provider(label: str) -> bool:
-    return label.startswith("provider ")
+    return label.startswith(requests.PROVIDER)
 
 
-PHASES = ("close_due", "remind_owners", "dispatch_settlements")  # finalisation.run's steps
+# finalisation.run's steps, as (module, function): the sweep of pending payments (and the
+# check that none is left unread), closing, reminders, settlement.
+PHASES = (
+    ("payments", "sweep"),
+    ("finalisation", "unread_payments"),
+    ("finalisation", "close_due"),
+    ("finalisation", "remind_owners"),
+    ("finalisation", "dispatch_settlements"),
+)
 
 
 @dataclass
@@ -66,10 +84,11 @@ class Phases:
     dynamodb: Counter[str]
     mails: Counter[str]
     by_phase: dict[str, Counter[str]] = field(default_factory=dict)
-    originals: dict[str, Any] = field(default_factory=dict)
+    originals: list[tuple[Any, str, Any]] = field(default_factory=list)
 
     def wrap(self, module, name: str) -> None:
-        real = self.originals[name] = getattr(module, name)
+        real = getattr(module, name)
+        self.originals.append((module, name, real))
 
         def measured(*args, **kwargs):
             before = self.dynamodb.copy()
@@ -80,9 +99,10 @@ class Phases:
 
         setattr(module, name, measured)
 
-    def unwrap(self, module) -> None:
-        for name, real in self.originals.items():
+    def unwrap(self) -> None:
+        for module, name, real in reversed(self.originals):
             setattr(module, name, real)
+        self.originals.clear()
 
 
 # --- the data ------------------------------------------------------------------------------
@@ -135,7 +155,21 @@ def _campaign(n: int, days: int, succeeds: bool) -> str:
     return campaign.id
 
 
+def pay(answer: dict[str, Any]) -> None:
+    """A pledge waiting for its payment (the API's answer) paid on the sandbox's page,
+    then confirmed as the provider's notification confirms it."""
+    from chalicelib import escrow, payments
+
+    payment_id = requests.payment_id(answer)
+    if escrow.SandboxEscrow().complete(payment_id, "succeeded") is None:
+        raise AssertionError(f"payment {payment_id} was not waiting")
+    paid = payments.settle_payment(payment_id)
+    if paid is None or paid.status != "paid":
+        raise AssertionError(f"pledge {answer['id']} is not paid: {paid}")
+
+
 def _pledges(campaign_id: str, count: int, first: int) -> None:
+    """`count` pledges made and paid (contributors `first`… modulo CONTRIBUTORS)."""
     from chalicelib import pledges
     from chalicelib.models.pledges import PledgeCreate
     from chalicelib.settings import get_settings
@@ -144,7 +178,8 @@ def _pledges(campaign_id: str, count: int, first: int) -> None:
     for k in range(first, first + count):
         body = {"amount_cents": 1000 + 500 * (k % 9), "anonymous": k % 5 == 0}
         data = PledgeCreate.model_validate(body, context=context)
-        pledges.pledge(campaign_id, _person(k % CONTRIBUTORS, "contributeur"), f"bench-{k}", data)
+        answer, _ = pledges.pledge(campaign_id, _person(k % CONTRIBUTORS, "contributeur"), f"bench-{k}", data)
+        pay(answer)
 
 
 def _progress(text: str) -> None:
@@ -153,7 +188,7 @@ def _progress(text: str) -> None:
 
 def due_campaigns(count: int, per_campaign: int) -> Data:
     """`count` campaigns ending before RUN_AT (one in four short of its goal), each with
-    `per_campaign` pledges made on its first day, by people who pledge on several."""
+    `per_campaign` pledges made and paid on its first day, by people who pledge on several."""
     started = time.monotonic()
     _at(START)
     ids = [_campaign(n, DUE_DAYS, succeeds=n % 4 != 3) for n in range(count)]
@@ -199,50 +234,57 @@ class Figures:
     report: dict[str, Any]
     phases: Phases
     seconds: float
-    settled: Counter[str]
+    settled: Counter[str]  # the due campaigns' pledges by status after the run
+    port: Counter[str] = field(default_factory=Counter)  # calls to the provider port, by method
 
     @property
     def settled_pledges(self) -> int:
-        return sum(n for state, n in self.settled.items() if state != "none")
+        return sum(n for state, n in self.settled.items() if state in SETTLED)
 
 
-def _settlements(campaign_ids: list[str]) -> Counter[str]:
+SETTLED = ("collected", "refunded")  # where a paid pledge ends
+
+
+def statuses(campaign_ids: list[str]) -> Counter[str]:
+    """The campaigns' pledges by status (all of them, not only those that count)."""
     from chalicelib import storage
 
     states: Counter[str] = Counter()
     for campaign_id in campaign_ids:
-        cursor = None
-        while True:
-            items, cursor = storage.pledges.list_for_campaign(campaign_id, limit=100, cursor=cursor)
-            states.update(p.settlement or "none" for p in items)
-            if not cursor:
-                break
+        states.update(
+            p.status for p in storage.every(storage.pledges.list_for_campaign, campaign_id, counted_only=False)
+        )
     return states
 
 
 def count_run(now: datetime) -> tuple[dict[str, Any], Phases, float]:
     """finalisation.run(now), its requests by phase (DynamoDB by `classify`, SES by
     operation) and its wall time."""
+    import importlib
+
     from chalicelib import finalisation
 
     with requests.counting(classify) as dynamodb, requests.counting(service="ses") as mails:
         phases = Phases(dynamodb, mails)
-        for phase in PHASES:
-            phases.wrap(finalisation, phase)
+        for module, name in PHASES:
+            phases.wrap(importlib.import_module(f"chalicelib.{module}"), name)
         try:
             started = time.monotonic()
             report = finalisation.run(now)
             return report, phases, time.monotonic() - started
         finally:
-            phases.unwrap(finalisation)
+            phases.unwrap()
 
 
 def measure(name: str, data: Data) -> Figures:
+    from bench import escrow
+
     _progress(f"{name}: finalisation.run")
     _at(RUN_AT)
-    report, phases, seconds = count_run(RUN_AT)
+    with escrow.port_calls() as port:
+        report, phases, seconds = count_run(RUN_AT)
     _progress(f"{name}: {seconds:.0f} s")
-    return Figures(name, data, report, phases, seconds, _settlements(data.due))
+    return Figures(name, data, report, phases, seconds, statuses(data.due), port)
 
 
 def run(due: int, per_campaign: int, total: int, only: str | None = None) -> list[Figures]:
@@ -254,7 +296,7 @@ def run(due: int, per_campaign: int, total: int, only: str | None = None) -> lis
     real_now = clock.now
     figures = []
     try:
-        with moto_speed.faster_moto(), requests.emulated_aws():
+        with moto_speed.faster_moto(), moto_speed.one_request_at_a_time(), requests.emulated_aws():
             data = due_campaigns(due, per_campaign)
             snapshot = Snapshot() if only is None and total > due else None
             if only != "mixed":
@@ -282,12 +324,15 @@ def _split(counter: Counter[str], queries: bool) -> Counter[str]:
 
 
 def steps(phases: Phases) -> dict[str, Counter[str]]:
-    """Requests of a run by step, provider excluded: finalisation.run's phases, each split
-    into finding campaigns (Queries of the by_status index) and the work on them."""
+    """Requests of a run by step, provider excluded: finalisation.run's phases, closing and
+    settlement split into finding campaigns (Queries of the by_status index) and the work
+    on them. Sweeping: a Query per shard of pending pledges (keys.PENDING_SHARDS), twice
+    (the sweep, then the check that none is left unread), and each pending pledge's move."""
     ours = {
         phase: Counter({k: n for k, n in ops.items() if not is_provider(k)}) for phase, ops in phases.by_phase.items()
     }
     return {
+        "sweeping pending payments": ours["sweep"] + ours["unread_payments"],
         "finding due campaigns": _split(ours["close_due"], True),
         "closing them": _split(ours["close_due"], False),
         "reminders": ours["remind_owners"],
@@ -326,6 +371,7 @@ def report(f: Figures) -> str:
     )
     provider = Counter({k: n for ops in f.phases.by_phase.values() for k, n in ops.items() if is_provider(k)})
     lines.append(f"  excluded: {_ops(provider)}; SES {_ops(f.phases.mails)}")
+    lines.append(f"  calls to the payment provider (escrow port): {_ops(f.port) or 'none'}")
     lines.append(
         f"  wall time of the run: {f.seconds:.0f} s, {1000 * f.seconds / max(f.settled_pledges, 1):.1f} ms per "
         "settled pledge (in-process moto: the emulator's time, not DynamoDB's)"
@@ -339,7 +385,7 @@ GOAL = 1.05
 DYNAMODB_MS = (5, 10)  # assumed latency of one DynamoDB request from Lambda, same region
 SES_MS = (30, 80)  # assumed latency of one SES SendEmail call
 SES_RATE = 14  # SES's default sending quota out of the sandbox, mails per second per account
-PROVIDER_MS = 400  # assumed latency of a real payment provider's capture (an HTTPS call)
+PROVIDER_MS = 400  # assumed latency of one call to a real payment provider (an HTTPS call)
 MARGIN = 0.8  # share of the timeout a batch may use (checkpoint, cold start, slow calls)
 
 
@@ -352,42 +398,55 @@ def settle_timeouts() -> dict[str, int]:
     }
 
 
+def refund_batch_seconds(pledges: int, per_pledge_s: float, concurrency: int, page: int) -> float:
+    """Wall time of refunding `pledges` as finalisation.settle does: a page of `page`
+    pledges at a time, each page's refunds `concurrency` at once (the page waits for its
+    slowest round), one pledge taking `per_pledge_s` in its worker."""
+    full, rest = divmod(pledges, page)
+    rounds = full * math.ceil(page / concurrency) + math.ceil(rest / concurrency)
+    return rounds * per_pledge_s
+
+
 def capacity(f: Figures) -> str:
+    from chalicelib import finalisation
     from chalicelib.settings import VARIABLES
 
     budget = int(VARIABLES["SETTLEMENT_BATCH_COUNT"])
+    concurrency = int(VARIABLES["REFUND_CONCURRENCY"])
     timeouts = settle_timeouts()
     timeout = min(timeouts.values())
     settlement = steps(f.phases)["settlement"]
     n = f.settled_pledges
-    ours = sum(settlement.values()) / n
+    refunded, collected = max(f.settled["refunded"], 1), max(f.settled["collected"], 1)
+    refund_ours = sum(v for k, v in settlement.items() if "LEDGER" in k) / refunded  # the refund's transaction
+    collect_ours = (sum(settlement.values()) - refund_ours * refunded) / collected
+    calls = sum(f.port.values()) / refunded  # a succeeded campaign's pledges make none
     provider = sum(v for ops in f.phases.by_phase.values() for k, v in ops.items() if is_provider(k)) / n
     mails = sum(f.phases.mails.values()) / n
     usable = MARGIN * timeout
     lines = [
         f"Capacity plan: pledges one `settle` invocation settles within its timeout ({timeout} s in "
         f"{', '.join(f'{s} {t} s' for s, t in timeouts.items())}; {MARGIN:.0%} of it usable = {usable:.0f} s). "
-        f"SETTLEMENT_BATCH_COUNT = {budget}.",
-        f"  measured per settled pledge: {ours:.3f} DynamoDB requests of ours, {provider:.2f} of the sandbox "
-        f"provider, {mails:.2f} SES SendEmail; in-process moto {1000 * f.seconds / n:.1f} ms per pledge",
+        f"SETTLEMENT_BATCH_COUNT = {budget}, REFUND_CONCURRENCY = {concurrency}, pages of {finalisation.PAGE}.",
+        f"  measured: DynamoDB requests of ours {collect_ours:.3f} per collected pledge (with each campaign's own), "
+        f"{refund_ours:.3f} per refunded pledge; provider calls {calls:.2f} per refunded pledge "
+        f"({_ops(f.port)}), none per collected pledge; {mails:.2f} SES SendEmail per settled pledge "
+        "(the sandbox's own DynamoDB requests, "
+        f"{provider:.2f} per pledge, stand for the provider's calls)",
         f"  assumed: DynamoDB {DYNAMODB_MS[0]}–{DYNAMODB_MS[1]} ms per request from Lambda, SES "
-        f"{SES_MS[0]}–{SES_MS[1]} ms per SendEmail, calls made one after another",
+        f"{SES_MS[0]}–{SES_MS[1]} ms per SendEmail, {PROVIDER_MS} ms per provider call; a collected pledge's "
+        f"mail sent one after another, a refunded pledge's calls and mail in its worker, {concurrency} at once",
     ]
-    cases = [
-        ("sandbox provider, fast calls", (ours + provider) * DYNAMODB_MS[0] + mails * SES_MS[0]),
-        ("sandbox provider, slow calls", (ours + provider) * DYNAMODB_MS[1] + mails * SES_MS[1]),
-        (
-            f"real provider ({PROVIDER_MS} ms per capture), slow calls",
-            ours * DYNAMODB_MS[1] + PROVIDER_MS + mails * SES_MS[1],
-        ),
-    ]
-    for name, ms in cases:
-        fits = math.floor(usable * 1000 / ms)
-        verdict = "fits" if budget <= fits else "does NOT fit"
-        lines.append(
-            f"    {name:<44} {ms:>6.0f} ms per pledge -> {fits:>6,} pledges per invocation; "
-            f"{budget} take {budget * ms / 1000:>4.0f} s: {verdict}"
-        )
+    for speed, (ddb, ses) in (("fast", (DYNAMODB_MS[0], SES_MS[0])), ("slow", (DYNAMODB_MS[1], SES_MS[1]))):
+        collect_s = budget * (collect_ours * ddb + mails * ses) / 1000
+        one_refund_s = (calls * PROVIDER_MS + refund_ours * ddb + mails * ses) / 1000
+        refund_s = refund_batch_seconds(budget, one_refund_s, concurrency, finalisation.PAGE)
+        for name, seconds in (
+            (f"succeeded campaign, {speed} calls", collect_s),
+            (f"failed campaign, {speed} calls", refund_s),
+        ):
+            verdict = "fits" if seconds <= usable else "does NOT fit"
+            lines.append(f"    {name:<30} {budget} pledges take {seconds:>5.0f} s: {verdict}")
     floor_s = budget * mails / SES_RATE
     lines.append(
         f"  SES sending quota ({SES_RATE} mails/s per account by default): {budget} mails take at least "

@@ -9,14 +9,25 @@ DynamoDB does not have, and which make 50,000 pledges unmeasurable (hours):
   ones of the partition asked for (and sorts those again for an index). Here the first,
   useless, sort is skipped; the listing remains, so a Query still costs a pass over the
   table.
+- An answer with items (GetItem, Query, BatchGetItem…) is already a dict in DynamoDB's
+  JSON when moto's response serializer walks it against the botocore model, attribute by
+  attribute: about 1 s for a page of 100 pledges. Here it is dumped as it is (the same
+  JSON, checked equal on the benchmark's answers; the serializer still runs for anything
+  json.dumps refuses).
 
-Used by bench/closure.py around in-process moto, and by bench/pledging.py for a second
-emulator server (`python -m bench.moto_speed --port N`); tests, `make run` and the first
-emulator of bench/pledging.py run stock moto. Request counts do not depend on it, only
-wall times do.
+Used by bench/closure.py and bench/escrow.py around in-process moto, and by
+bench/pledging.py for a second emulator server (`python -m bench.moto_speed --port N`);
+tests, `make run` and the first emulator of bench/pledging.py run stock moto. Request
+counts do not depend on it, only wall times do.
+
+Not a speed-up but a guard: `one_request_at_a_time` serialises in-process moto's requests
+as devtools/emulator.py serialises its server's. moto's DynamoDB is not thread-safe (two
+concurrent ADDs to one item may lose one), and settlement refunds from a thread pool.
 """
 
 import copy
+import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -68,10 +79,12 @@ def _restore(saved: list[tuple[Any, Any, Any, Any]]) -> None:
 def faster_moto() -> Iterator[None]:
     import moto.dynamodb.models as models
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoResult
 
     original_transact = models.DynamoDBBackend.transact_write_items
     original_all_items = Table.all_items
     original_copy = models.copy
+    original_result = DynamoResult.execute_result
 
     def transact_write_items(self, transact_items):
         saved = _touched(self, transact_items)
@@ -86,15 +99,44 @@ def faster_moto() -> Iterator[None]:
             return [item for items in self.items.values() for item in items.values()]
         return list(self.items.values())
 
+    def execute_result(self, context):
+        try:
+            body = json.dumps(self.result)
+        except TypeError:
+            return original_result(self, context)
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
     models.copy = _KeepTables
     models.DynamoDBBackend.transact_write_items = transact_write_items
     Table.all_items = all_items
+    DynamoResult.execute_result = execute_result
     try:
         yield
     finally:
         models.copy = original_copy
         models.DynamoDBBackend.transact_write_items = original_transact
         Table.all_items = original_all_items
+        DynamoResult.execute_result = original_result
+
+
+@contextmanager
+def one_request_at_a_time() -> Iterator[None]:
+    """In-process moto answering one request at a time, whatever the threads calling it
+    (the time a caller spends outside moto, a provider's latency, still overlaps)."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.__call__
+    lock = threading.Lock()
+
+    def locked(self, event_name, request, **kwargs):
+        with lock:
+            return original(self, event_name, request, **kwargs)
+
+    BotocoreStubber.__call__ = locked
+    try:
+        yield
+    finally:
+        BotocoreStubber.__call__ = original
 
 
 def main() -> None:

@@ -3,6 +3,14 @@ not a target, since it measures moto's speed as much as ours.
 
     .venv/bin/python -m bench.pledging [--pledges 500] [--threads 8]
 
+A pledge here is what a contributor's pledge costs the API since pledges are paid into
+escrow: the pledge made (POST /campaigns/{id}/pledges: 201, pending_payment) and its
+payment confirmed (the sandbox provider's hosted page, POST redirect_url with
+outcome=succeeded: the sandbox completes the payment, then notifies the API in-process,
+which reads the payment again and counts the pledge; 303 to the pledge's return_url, not
+followed). Both requests are in each pledge's time; the sandbox's own requests (its PSP#
+items, in the same table) with them, where a real provider would answer over HTTPS.
+
 The locked emulator (devtools/emulator.py, moto's server serving one request at a time)
 runs in a subprocess with the test stage's resources from infra/; then again with the
 speed-ups of bench/moto_speed.py. On each, three measures, each on a freshly reset
@@ -11,7 +19,8 @@ Idempotency-Key:
 - sequential, through the Chalice test client in this process (as the tests call the API);
 - sequential, then with N threads, over HTTP to `chalice local` of the test stage in a
   subprocess (the test client swaps os.environ at each call: it cannot serve threads).
-After each measure the campaign's total and pledge count must equal the pledges made.
+After each measure the campaign's total and pledge count must equal the pledges made
+(only paid pledges count).
 """
 
 import contextlib
@@ -22,6 +31,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -89,6 +99,10 @@ def chalice_local(endpoint: str) -> Iterator[str]:
 # --- two ways of calling the API ----------------------------------------------------------
 
 Call = Callable[[str, str, dict | None, dict[str, str]], tuple[int, dict]]
+Pay = Callable[[str], int]  # the payment page's "pay" button, by payment id: the status answered
+
+PAID = urllib.parse.urlencode({"outcome": "succeeded"}).encode()
+FORM = {"Content-Type": requests.FORM}
 
 
 def test_client_call(client) -> Call:
@@ -99,6 +113,14 @@ def test_client_call(client) -> Call:
         return answer.status_code, answer.json_body
 
     return call
+
+
+def test_client_pay(client) -> Pay:
+    def pay(payment_id: str) -> int:
+        with requests.app_logs_muted():
+            return client.http.post(f"/sandbox/payments/{payment_id}", headers=FORM, body=PAID).status_code
+
+    return pay
 
 
 def http_call(base: str) -> Call:
@@ -112,6 +134,28 @@ def http_call(base: str) -> Call:
             return error.code, json.loads(error.read() or b"null")
 
     return call
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *_args, **_kwargs):
+        return None  # the 303 to the pledge's return_url (the site) is the answer
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def http_pay(base: str) -> Pay:
+    def pay(payment_id: str) -> int:
+        request = urllib.request.Request(f"{base}/sandbox/payments/{payment_id}", data=PAID, headers=FORM)
+        try:
+            with _opener.open(request, timeout=60) as answer:
+                answer.read()
+                return answer.status
+        except urllib.error.HTTPError as error:  # a redirect not followed comes as one
+            error.read()
+            return error.code
+
+    return pay
 
 
 def _expect(answer: tuple[int, dict], status: int, what: str) -> dict:
@@ -150,8 +194,9 @@ class Rate:
         return n / span
 
 
-def pledge_many(call: Call, how: str, count: int, threads: int, first: int, emulator_name: str = "") -> Rate:
-    """`count` pledges on a new live campaign, by `threads` callers; checks the totals after."""
+def pledge_many(call: Call, pay: Pay, how: str, count: int, threads: int, first: int, emulator_name: str = "") -> Rate:
+    """`count` pledges on a new live campaign, each made then paid, by `threads` callers;
+    checks the totals after."""
     campaign_id = live_campaign(call, f"Mesure « {how} »")
     contributors = [
         {**headers(f"mesure-{k}", name=f"Contributrice {k}"), "Idempotency-Key": f"mesure-{k}"}
@@ -161,7 +206,10 @@ def pledge_many(call: Call, how: str, count: int, threads: int, first: int, emul
     done: list[float] = []
 
     def one(as_: dict[str, str]) -> None:
-        _expect(call("POST", f"/campaigns/{campaign_id}/pledges", {"amount_cents": AMOUNT_CENTS}, as_), 201, "pledge")
+        made = call("POST", f"/campaigns/{campaign_id}/pledges", {"amount_cents": AMOUNT_CENTS}, as_)
+        status = pay(requests.payment_id(_expect(made, 201, "pledge")))
+        if status != 303:  # paid, and back to the pledge's return_url
+            raise AssertionError(f"payment page: {status}, expected 303")
         done.append(time.monotonic() - started)  # list.append is atomic
 
     started = time.monotonic()
@@ -197,13 +245,14 @@ def measure(count: int, threads: int) -> list[Rate]:
         with emulator(module) as endpoint, requests.stage_environment(AWS_ENDPOINT_URL=endpoint):
             fresh_resources(endpoint)
             with Client(app, stage_name=STAGE, project_dir=str(ROOT)) as client:
-                call = test_client_call(client)
-                rates.append(progress(pledge_many(call, "Chalice test client", count, 1, 0, name)))
+                call, pay = test_client_call(client), test_client_pay(client)
+                rates.append(progress(pledge_many(call, pay, "Chalice test client", count, 1, 0, name)))
             with chalice_local(endpoint) as base:
                 for n, callers in enumerate((1, threads)):
                     fresh_resources(endpoint)
-                    call = http_call(base)
-                    rates.append(progress(pledge_many(call, "HTTP, chalice local", count, callers, n * count, name)))
+                    call, pay = http_call(base), http_pay(base)
+                    rate = pledge_many(call, pay, "HTTP, chalice local", count, callers, n * count, name)
+                    rates.append(progress(rate))
     return rates
 
 
@@ -219,8 +268,10 @@ def progress(rate: Rate) -> Rate:
 def report(rates: list[Rate]) -> str:
     lines = [
         "Pledges per second against the locked emulator (moto's server, one request at a time; test stage,",
-        "resources from infra/; each pledge one BatchGetItem and one TransactWriteItems), on a new campaign,",
-        "each pledge by another contributor; pledges per second overall, over the first and the last fifth:",
+        "resources from infra/), on a new campaign, each pledge by another contributor, each made and paid: the",
+        "pledge (BatchGetItem, TransactWriteItems; the sandbox's PutItem of the payment), then the payment page's",
+        "pay button (the sandbox completes the payment, 5 requests of its own, and notifies in-process: GetItem,",
+        "BatchGetItem, TransactWriteItems); pledges per second overall, over the first and the last fifth:",
         f"  {'emulator':<11} {'client':<20} {'threads':>7} {'pledges':>7} {'seconds':>7} {'pledges/s':>9} "
         f"{'first 1/5':>9} {'last 1/5':>8}",
     ]

@@ -5,22 +5,30 @@ The app's clients are cached (chalicelib.aws.client); a handler on the DynamoDB 
 own retries of one call are not counted again). Routes run through the Chalice test
 client on in-process moto, with the resources created from infra/.
 
+The sandbox payment provider keeps its own state in the same table (items `PSP#<kind>#<id>`:
+wallets, payments, refunds), as a real provider keeps it at home, behind an HTTPS call.
+Its requests are labelled apart ("provider GetItem", `label`) and are not the platform's:
+the goals count the platform's alone, the tables show the provider's in their own column.
+
 To measure more routes, write a scenario: a function that takes a `Recorder` and calls
 routes with `rec.call(...)`; `run_scenario` returns its rows. For code that is not a
 route, `count_requests(action)` answers the Counter of operations, and `counting(key)`
-counts a block of code by any label of (operation, parameters) (see bench/closure.py).
+counts a block of code by any label of (operation, parameters) (`label`, `by_kind`, or
+bench/closure.py's).
 """
 
 import contextlib
 import io
 import json
 import os
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = "test"
@@ -60,10 +68,13 @@ def counting(
     operations: Counter[str] = Counter()
     events = aws.client(service).meta.events
     unique_id = f"bench-count-{service}"
+    lock = threading.Lock()  # settlement calls from a thread pool
 
     # before-parameter-build: once per API call (not per retry), with the call's own parameters.
     def count(model, params, **_: Any) -> None:
-        operations[key(model.name, params) if key else model.name] += 1
+        name = key(model.name, params) if key else model.name
+        with lock:
+            operations[name] += 1
 
     events.register(f"before-parameter-build.{service}", count, unique_id=unique_id)
     try:
@@ -77,6 +88,60 @@ def count_requests(action: Callable[[], Any], key: Callable[[str, dict[str, Any]
     with counting(key) as operations:
         action()
     return operations
+
+
+# --- whose requests: the platform's, or the sandbox provider's ---------------------------
+
+PROVIDER = "provider "  # label prefix of the sandbox provider's own requests
+
+
+def item_keys(params: dict[str, Any]) -> list[str]:
+    """The partition keys a DynamoDB call names: its item or key, a batch's keys, a
+    transaction's items (a Query names its partition in values, not here)."""
+    found = [params[k]["pk"]["S"] for k in ("Key", "Item") if k in params]
+    found += [key["pk"]["S"] for table in params.get("RequestItems", {}).values() for key in table.get("Keys", [])]
+    for item in params.get("TransactItems", []):
+        (request,) = item.values()
+        found.append((request.get("Key") or request.get("Item"))["pk"]["S"])
+    return found
+
+
+def is_provider_call(params: dict[str, Any]) -> bool:
+    """Whether a call is the sandbox provider's: it names only PSP# items (a provider's
+    wallet transactions are read by a Query of the wallet's partition)."""
+    names = item_keys(params)
+    if not names and "KeyConditionExpression" in params:  # a Query: its partition, the first value
+        names = [v["S"] for v in params.get("ExpressionAttributeValues", {}).values() if "S" in v][:1]
+    return bool(names) and all(name.startswith("PSP#") for name in names)
+
+
+def label(operation: str, params: dict[str, Any]) -> str:
+    """The operation's name, "provider <name>" when it is the sandbox provider's."""
+    return f"{PROVIDER}{operation}" if is_provider_call(params) else operation
+
+
+def by_kind(operation: str, params: dict[str, Any]) -> str:
+    """`label`, with the kinds of items a call of the platform's names ("TransactWriteItems
+    CAMPAIGN,PLEDGE"); Queries by name alone."""
+    if is_provider_call(params):
+        return f"{PROVIDER}{operation}"
+    if operation == "Query":
+        return operation
+    return f"{operation} {','.join(sorted({name.split('#', 1)[0] for name in item_keys(params)}))}"
+
+
+def ours(operations: Counter[str]) -> Counter[str]:
+    """The platform's requests, by operation name (whatever the labels' detail)."""
+    counted: Counter[str] = Counter()
+    for name, n in operations.items():
+        if not name.startswith(PROVIDER):
+            counted[name.split(" ", 1)[0]] += n
+    return counted
+
+
+def provider_requests(operations: Counter[str]) -> Counter[str]:
+    """The sandbox provider's requests, by operation name."""
+    return Counter({name.removeprefix(PROVIDER): n for name, n in operations.items() if name.startswith(PROVIDER)})
 
 
 # --- the emulated stack and the scenario recorder --------------------------------------
@@ -161,18 +226,28 @@ class Row:
     route: str  # the route's path template, as app.py declares it
     case: str
     status: int
-    operations: Counter[str]
+    operations: Counter[str]  # labelled by the recorder's key: the provider's apart
 
     @property
     def requests(self) -> int:
-        return sum(self.operations.values())
+        """The platform's requests (the sandbox provider's own excluded)."""
+        return sum(ours(self.operations).values())
+
+    @property
+    def provider(self) -> int:
+        return sum(provider_requests(self.operations).values())
+
+
+FORM = "application/x-www-form-urlencoded"
 
 
 class Recorder:
-    """Calls routes through the test client, checks each status, keeps the counts."""
+    """Calls routes through the test client, checks each status, keeps the counts
+    (labelled by `key`: `label` unless told)."""
 
-    def __init__(self, client):
+    def __init__(self, client, key: Callable[[str, dict[str, Any]], str] = label):
         self.client = client
+        self.key = key
         self.rows: list[Row] = []
 
     def call(
@@ -183,30 +258,42 @@ class Recorder:
         query: str = "",
         as_: dict[str, str] | None = None,
         body: dict | None = None,
+        form: dict[str, str] | None = None,
         expect: int = 200,
         case: str = "",
         measured: bool = True,
         **ids: str,
     ) -> Any:
-        """Call `route` with its {placeholders} filled from `ids`. A status other than
-        `expect` is an error: no figure may come from a refused request by mistake."""
+        """Call `route` with its {placeholders} filled from `ids`, with a JSON `body` or an
+        HTML `form`. A status other than `expect` is an error: no figure may come from a
+        refused request by mistake. Answers the JSON body (an HTML page: its text)."""
         path = route.format(**ids) + (f"?{query}" if query else "")
-        payload = json.dumps(body).encode() if body is not None else b""
+        sent = dict(as_ or {})
+        if form is not None:
+            payload = urlencode(form).encode()
+            sent["Content-Type"] = FORM
+        else:
+            payload = json.dumps(body).encode() if body is not None else b""
         answers = []
         with app_logs_muted():
             operations = count_requests(
-                lambda: answers.append(self.client.http.request(method, path, headers=as_ or {}, body=payload))
+                lambda: answers.append(self.client.http.request(method, path, headers=sent, body=payload)),
+                self.key,
             )
         answer = answers[0]
         if answer.status_code != expect:
             raise AssertionError(f"{method} {path}: {answer.status_code}, expected {expect}: {answer.body}")
         if measured:
             self.rows.append(Row(method, route, case, answer.status_code, operations))
-        return answer.json_body
+        if answer.headers.get("Content-Type", "").startswith("application/json"):
+            return answer.json_body
+        return answer.body.decode()
 
 
-def run_scenario(client, scenario: Callable[[Recorder], None]) -> list[Row]:
-    recorder = Recorder(client)
+def run_scenario(
+    client, scenario: Callable[[Recorder], None], key: Callable[[str, dict[str, Any]], str] = label
+) -> list[Row]:
+    recorder = Recorder(client, key)
     scenario(recorder)
     return recorder.rows
 
@@ -303,16 +390,44 @@ PLEDGE_ROUTES = {
     ("GET", "/campaigns/{campaign_id}/pledges"),
     ("GET", "/me/pledges"),
 }
+# The routes a payment moves through: the provider's notification (GET, as Mangopay's hooks
+# come, or POST), and the sandbox provider's hosted page and its buttons.
+PAYMENT_ROUTES = {
+    ("GET", "/payments/notifications/{provider}"),
+    ("POST", "/payments/notifications/{provider}"),
+    ("GET", "/sandbox/payments/{payment_id}"),
+    ("POST", "/sandbox/payments/{payment_id}"),
+}
 PLEDGES = ONE + "/pledges"
 CANCEL = "/pledges/{pledge_id}/cancel"
+NOTIFICATION = "/payments/notifications/{provider}"
+PAGE = "/sandbox/payments/{payment_id}"
 
 
 def contributor(sub: str, key: str) -> dict[str, str]:
     return {**headers(sub, name="Léa Lefèvre"), "Idempotency-Key": key}
 
 
+def payment_id(pledge: dict[str, Any]) -> str:
+    """The payment of a pledge waiting for it: the last segment of its redirect_url."""
+    return pledge["payment"]["redirect_url"].rsplit("/", 1)[1]
+
+
+def paid_at_provider(pledge: dict[str, Any]) -> str:
+    """The payer pays on the provider's page, away from the API (the sandbox's buttons,
+    without their in-process notification): answers the notification's query."""
+    from chalicelib import escrow
+
+    payment = payment_id(pledge)
+    assert escrow.SandboxEscrow().complete(payment, "succeeded") is not None
+    return f"EventType=PAYIN_NORMAL_SUCCEEDED&RessourceId={payment}"
+
+
 def pledge_scenario(rec: Recorder) -> None:
-    """Pledges and cancellations on a live campaign with a reward of 2 units, replays and refusals."""
+    """Pledges on a live campaign with a reward of 2 units, their payments confirmed (by
+    the provider's notification, or the sandbox's page that notifies in-process) or
+    refused, replays and refusals, and cancellations: of a pledge waiting for its payment,
+    and of a paid one (refunded at the provider)."""
     album = {"title": "Un album dédicacé", "min_amount_cents": 2_000, "quantity": 2}
     draft = rec.call("POST", "/campaigns", as_=OWNER, body=campaign_body(), expect=201, measured=False)
     campaign_id = draft["id"]
@@ -330,26 +445,68 @@ def pledge_scenario(rec: Recorder) -> None:
     rec.call(
         "POST", PLEDGES, as_=lea, body=first, expect=201, case="replay (same key and body)", campaign_id=campaign_id
     )
-    again = {"amount_cents": 1_000, "anonymous": True}
-    rec.call(
+    sandbox = {"provider": "sandbox"}
+    query = paid_at_provider(pledge)
+    rec.call("GET", NOTIFICATION, query=query, case="succeeded, a contributor's first payment", **sandbox)
+    rec.call("GET", NOTIFICATION, query=query, case="the same notification again", **sandbox)
+    again = rec.call(
         "POST",
         PLEDGES,
         as_=contributor("lea", "cle-2"),
-        body=again,
+        body={"amount_cents": 1_000, "anonymous": True},
         expect=201,
         case="known contributor",
         campaign_id=campaign_id,
     )
+    rec.call("POST", NOTIFICATION, query=paid_at_provider(again), case="succeeded, known contributor", **sandbox)
+
     with_reward = {"amount_cents": 3_000, "reward_id": reward_id}
-    for n in range(2):
-        as_ = contributor(f"fan-{n}", "cle-1")
-        rec.call("POST", PLEDGES, as_=as_, body=with_reward, expect=201, case="limited reward", campaign_id=campaign_id)
+    held = [
+        rec.call(
+            "POST",
+            PLEDGES,
+            as_=contributor(f"fan-{n}", "cle-1"),
+            body=with_reward,
+            expect=201,
+            case="limited reward",
+            campaign_id=campaign_id,
+        )
+        for n in range(2)
+    ]
     as_ = contributor("fan-2", "cle-1")
     rec.call("POST", PLEDGES, as_=as_, body=with_reward, expect=409, case="reward sold out", campaign_id=campaign_id)
+    rec.call("GET", PAGE, case="waiting for its payer", payment_id=payment_id(held[0]))
+    rec.call(
+        "POST",
+        PAGE,
+        form={"outcome": "succeeded"},
+        expect=303,  # back to the pledge's return_url
+        case="pays, then notifies in-process",
+        payment_id=payment_id(held[0]),
+    )
+    rec.call(
+        "POST",
+        PAGE,
+        form={"outcome": "failed"},
+        expect=303,
+        case="card refused (unit released)",
+        payment_id=payment_id(held[1]),
+    )
     rec.call("GET", PLEDGES, case="backers, anonymous", campaign_id=campaign_id)
     rec.call("GET", "/me/pledges", as_=lea)
-    rec.call("POST", CANCEL, as_=lea, case="active pledge", pledge_id=pledge["id"])
-    rec.call("POST", CANCEL, as_=lea, expect=409, case="already cancelled", pledge_id=pledge["id"])
+
+    waiting = rec.call(
+        "POST",
+        PLEDGES,
+        as_=contributor("lea", "cle-3"),
+        body={"amount_cents": 1_500},
+        expect=201,
+        measured=False,
+        campaign_id=campaign_id,
+    )
+    rec.call("POST", CANCEL, as_=lea, case="pending pledge", pledge_id=waiting["id"])
+    rec.call("POST", CANCEL, as_=lea, case="paid pledge (refunded at the provider)", pledge_id=pledge["id"])
+    rec.call("POST", CANCEL, as_=lea, expect=409, case="already cancelled", pledge_id=waiting["id"])
 
 
 SCENARIOS: dict[str, Callable[[Recorder], None]] = {"campaigns": campaign_scenario, "pledges": pledge_scenario}
@@ -358,12 +515,19 @@ SCENARIOS: dict[str, Callable[[Recorder], None]] = {"campaigns": campaign_scenar
 # --- report ---------------------------------------------------------------------------
 
 
+def _shown(operations: Counter[str]) -> str:
+    return ", ".join(f"{name}×{n}" if n > 1 else name for name, n in sorted(operations.items()))
+
+
 def table(rows: list[Row]) -> str:
+    """A line per call: the platform's requests, then the sandbox provider's own."""
     width = max(len(f"{r.method} {r.route}") for r in rows)
     case_width = max(len(r.case) for r in rows)
-    lines = [f"  {'route':<{width}}  {'case':<{case_width}}  status  requests  operations"]
+    lines = [f"  {'route':<{width}}  {'case':<{case_width}}  status  requests  operations  [provider's own]"]
     for r in rows:
-        operations = ", ".join(f"{name}×{n}" if n > 1 else name for name, n in sorted(r.operations.items()))
+        operations = _shown(ours(r.operations))
+        if r.provider:
+            operations += f"  [{r.provider}: {_shown(provider_requests(r.operations))}]"
         route = f"{r.method} {r.route}"
         lines.append(f"  {route:<{width}}  {r.case:<{case_width}}  {r.status:>6}  {r.requests:>8}  {operations}")
     return "\n".join(lines)
@@ -388,12 +552,25 @@ def goals(rows: list[Row]) -> list[str]:
         f"one request for an unfiltered list page: {page} (worst case) — {'met' if page == 1 else 'NOT met'}",
         f"no Scan: {'met' if not scans else 'NOT met: ' + ', '.join(scans)}",
     ]
-    for what, route in (("pledge", PLEDGES), ("cancellation", CANCEL)):
-        made = [r for r in rows if (r.method, r.route) == ("POST", route)]
+
+    def confirms(r: Row) -> bool:
+        return r.route in (NOTIFICATION, PAGE) and r.case.startswith(("succeeded", "pays"))
+
+    writing = [
+        ("pledge", lambda r: (r.method, r.route) == ("POST", PLEDGES)),
+        ("payment confirmation", confirms),
+        ("cancellation", lambda r: (r.method, r.route) == ("POST", CANCEL)),
+    ]
+    for what, chosen in writing:
+        made = [r for r in rows if chosen(r) and r.status < 400 and _count(r, WRITES)]
         if made:
             w, r = max(_count(row, WRITES) for row in made), max(_count(row, READS) for row in made)
             verdict = "met" if w == 1 and r <= 1 else "NOT met"
-            lines.append(f"one write request and at most one read per {what}: {w} and {r} (worst case) — {verdict}")
+            worst = ", ".join(sorted({row.case for row in made if _count(row, READS) == r}))
+            lines.append(
+                f"one write request and at most one read per {what}: {w} and {r} (worst case: {worst}; "
+                f"the provider's own apart) — {verdict}"
+            )
     return lines
 
 
@@ -402,7 +579,9 @@ READS = ("GetItem", "BatchGetItem", "Query", "TransactGetItems", "Scan")
 
 
 def _count(row: Row, operations: tuple[str, ...]) -> int:
-    return sum(row.operations[name] for name in operations)
+    """The platform's requests of these operations (the provider's excluded)."""
+    mine = ours(row.operations)
+    return sum(mine[name] for name in operations)
 
 
 def report(rows: list[Row]) -> str:
@@ -410,7 +589,11 @@ def report(rows: list[Row]) -> str:
         "DynamoDB requests per route (botocore before-parameter-build events; in-process moto, resources from infra/):"
     ]
     lines.append(table(rows))
-    lines.append("  (a filtered list reads ahead, a bounded number of Queries, until its page is full)")
+    lines.append(
+        "  (a filtered list reads ahead, a bounded number of Queries, until its page is full. [provider's own]: the\n"
+        "  sandbox provider's requests on its PSP# items, in the same table; a real provider is an HTTPS call\n"
+        "  instead: creating a payment, reading one again (a notification is never trusted), a refund)"
+    )
     lines += [f"  goal: {line}" for line in goals(rows)]
     missing = unmeasured_routes(rows)
     if missing:

@@ -1,11 +1,15 @@
-"""Print Ozé's performance figures: cold import against the floor, DynamoDB requests per route,
-pledges per second, deadline closure and settlement at scale.
+"""Print Ozé's performance figures: cold import against the floor, DynamoDB requests per route
+(a pledge and its payment's confirmation among them), pledges per second (each made and
+paid), deadline closure and settlement at scale, provider calls per settlement, refunding
+a failed campaign of 10,000 paid pledges.
 
-make bench      # or: .venv/bin/python -m bench.run [--only cold|requests|pledges|closure] [--quick]
+make bench      # or: .venv/bin/python -m bench.run [--only cold|requests|pledges|closure|provider|refunds] [--quick]
 
-The closure at its full size (1,000 due campaigns of 50 pledges, then 10,000 campaigns)
-takes about 45 minutes on a 2-core machine; --quick runs it at a tenth of that, and measures
-pledges per second over 100 pledges instead of 500.
+The closure at its full size (1,000 due campaigns of 50 paid pledges, then 10,000
+campaigns) takes more than an hour on a 2-core machine, the refunds of 10,000 pledges
+(three runs: the emulator alone, concurrency 8 and 32) about 40 minutes; --quick runs the
+closure at a tenth of that, the refunds over 1,000 pledges, and measures pledges per
+second over 100 pledges instead of 500.
 """
 
 import argparse
@@ -13,7 +17,7 @@ import logging
 import time
 import warnings
 
-from bench import closure, cold_start, pledging, requests
+from bench import closure, cold_start, escrow, pledging, requests
 
 
 def cold(samples: int) -> None:
@@ -46,17 +50,28 @@ def closure_at_scale(quick: bool) -> None:
     print(closure.full_report(closure.run(due, per_campaign, total)))
 
 
+def provider_calls() -> None:
+    print(escrow.settlement_report(escrow.settlement_calls()))
+
+
+def refunds(quick: bool) -> None:
+    runs = escrow.refund_runs(1_000 if quick else 10_000, [8, 32], refund_ms=400, read_ms=0)
+    print(escrow.refunds_report(runs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=15, help="cold imports of each app, alternating")
-    parser.add_argument("--only", choices=("cold", "requests", "pledges", "closure"))
-    parser.add_argument("--quick", action="store_true", help="smaller pledge and closure measures")
+    parser.add_argument("--only", choices=("cold", "requests", "pledges", "closure", "provider", "refunds"))
+    parser.add_argument("--quick", action="store_true", help="smaller pledge, closure and refund measures")
     args = parser.parse_args()
     measures = {
         "cold": lambda: cold(args.samples),
         "requests": dynamodb_requests,
         "pledges": lambda: pledges_per_second(args.quick),
         "closure": lambda: closure_at_scale(args.quick),
+        "provider": provider_calls,
+        "refunds": lambda: refunds(args.quick),
     }
     for name, measure in measures.items():
         if args.only in (None, name):

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import media
 from .identity import Identity
-from .records import AuditEntry, Campaign, Counters, Fund, MediaEntry, News, Pledge, Reward
+from .records import AuditEntry, Campaign, Counters, Fund, MediaEntry, News, Pledge, Reconciliation, Reward
 
 
 def page(items: Iterable[Any], cursor: str | None) -> dict[str, Any]:
@@ -93,8 +93,12 @@ def own_pledge(p: Pledge) -> dict[str, Any]:
         "message": p.message,
         "status": p.status,
         "created_at": p.created_at,
+        "paid_at": p.paid_at,
+        "refunded_at": p.refunded_at,
         "cancelled_at": p.cancelled_at,
         "matched_cents": p.matched_cents,
+        "payment": {"redirect_url": p.payment_url, "expires_at": p.payment_expires_at} if p.pending else None,
+        "failure_reason": p.failure_reason,
     }
 
 
@@ -156,6 +160,11 @@ def stats(counters: Counters) -> dict[str, Any]:
 def media_entry(campaign_id: str, m: MediaEntry) -> dict[str, Any]:
     """An upload as its owner's personal data shows it."""
     return {"campaign_id": campaign_id, **{k: v for k, v in m._asdict().items() if v is not None}}
+
+
+def reconciliation(r: Reconciliation) -> dict[str, Any]:
+    differences = [{**c._asdict(), "difference_cents": c.difference_cents} for c in r.differences]
+    return {**r._asdict(), "differences": differences, "unreadable": list(r.unreadable)}
 
 
 def plain(record: Any) -> dict[str, Any]:

@@ -15,8 +15,8 @@ import unicodedata
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from . import audit, clock, media, storage
-from .errors import Conflict, Forbidden, NotFound, field_error
+from . import audit, clock, escrow, media, storage
+from .errors import Conflict, Forbidden, NotFound, ServiceUnavailable, field_error
 from .identity import Identity
 from .records import Campaign, Counters, Reward
 from .settings import get_settings
@@ -176,8 +176,17 @@ def approve(campaign_id: str, moderator: Identity) -> Campaign:
     _expect(campaign, "submitted", "approved")
     now = clock.now()
     ends_at = clock.end_of_local_day(now, campaign.duration_days, get_settings().timezone)
-    changes = {"launched_at": clock.iso(now), "ends_at": clock.iso(ends_at)}
+    changes = {"launched_at": clock.iso(now), "ends_at": clock.iso(ends_at), "escrow_id": _open_escrow(campaign)}
     return _move(campaign, "live", changes, actor=moderator, action="campaign_approved")
+
+
+def _open_escrow(campaign: Campaign) -> str:
+    """The campaign's escrow at the payment provider, where its pledges will be paid
+    (idempotent: approving again after a failure opens the same one)."""
+    try:
+        return escrow.provider().open_escrow(campaign.id, campaign.title)
+    except escrow.ProviderError as error:
+        raise ServiceUnavailable("the payment provider cannot open this campaign's escrow; try again") from error
 
 
 def reject(campaign_id: str, moderator: Identity, reason: str) -> Campaign:

@@ -87,6 +87,13 @@ class UnsupportedMediaType(DomainError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
+class ServiceUnavailable(DomainError):
+    """A service the request needs (the payment provider) cannot answer now; nothing was
+    done, and the same request may be sent again."""
+
+    status, slug, title = 503, "service-unavailable", "Service unavailable"
+
+
 class ValidationFailed(DomainError):
     """Well-formed input that breaks a rule; `errors` names each field at fault."""
 

@@ -7,10 +7,7 @@ reference (a pledge id, a campaign id), as the provider's Idempotency-Key makes 
 twice, the provider answers the same payment, refund or transfer. A notification is only
 a prompt: `notification` says which resource to re-read, never what happened to it.
 Providers: `sandbox` (below) and `mangopay` (chalicelib/adapters/mangopay.py, loaded on first use).
-
-This is the first slice of the escrow issue: the port, the sandbox provider and the
-ledger (chalicelib/storage/ledger.py). The pledge lifecycle still runs on the settlement
-port of chalicelib/payments.py until it moves here.
+Pledges move by what the provider says in chalicelib/payments.py.
 """
 
 from __future__ import annotations

@@ -64,10 +64,12 @@ def _fund_name(campaign: Campaign, funds: dict[str, Fund | None]) -> str | None:
 def _line(campaign: Campaign, funds: dict[str, Fund | None]) -> dict[str, Any]:
     """A campaign's line; its pledges give the distinct contributors and what was collected."""
     contributors, pledges, collected = set(), 0, 0
-    for pledge in storage.every(storage.pledges.list_for_campaign, campaign.id):
+    for pledge in storage.every(storage.pledges.list_for_campaign, campaign.id, counted_only=False):
+        if not pledge.backs:
+            continue
         contributors.add(pledge.contributor_id)
         pledges += 1
-        if pledge.settlement == "collected":
+        if pledge.status == "collected":
             collected += pledge.amount_cents
     return {
         "campaign_id": campaign.id,

@@ -1,27 +1,35 @@
 """Deadline closure and settlement: every campaign closes once, every pledge settles once.
 
-A scheduled run (`run`) closes the live campaigns past their deadline, reminds owners a
-week before theirs, and hands each closed campaign whose pledges are not all settled to
-settlement (an SQS message per campaign in hosted stages, the calling process locally).
+A scheduled run (`run`) moves the pledges whose payment window ended (chalicelib/payments.py
+`sweep`), closes the live campaigns past their deadline and payment window (once the sweep
+has read all their payments), reminds owners a week before theirs, and hands each closed
+campaign whose pledges are not all settled to settlement (an SQS message per campaign in
+hosted stages, the calling process locally).
+
+Settlement, on the money paid into the campaign's escrow: a succeeded campaign's paid
+pledges become collected (no provider call per pledge: the escrow goes to the owner whole,
+chalicelib's payout step); a failed or cancelled one's are refunded, many at once
+(REFUND_CONCURRENCY); a payment still pending is read again, and refunded if it succeeded.
 
 Exactly once, whatever runs twice, concurrently or crashes half-way:
 - closure is a conditional transition (still live, total unchanged since read);
 - settlement walks the campaign's pledges from a checkpoint saved after each page; a
-  pledge moves only from "not settled" (or the failed attempt this run saw) to its
-  outcome, and the provider is idempotent on the pledge id;
+  pledge moves only from the state it was read in, and the provider is idempotent on the
+  pledge id (a refund asked twice is one refund);
 - each mail is sent by the one caller whose conditional write claimed it.
 """
 
+import functools
 import json
 import logging
-from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
 from . import clock, matching, notifications, observability, payments, storage
 from .adapters import queue
-from .errors import Conflict
-from .records import Campaign, Pledge
+from .errors import Conflict, ServiceUnavailable
+from .records import Campaign, EscrowPayment, Pledge
 from .settings import get_settings
 
 logger = logging.getLogger("oze.finalisation")
@@ -29,6 +37,7 @@ logger = logging.getLogger("oze.finalisation")
 PAGE = 100
 STALLED_AFTER = timedelta(minutes=10)  # a settling campaign untouched this long is handed on again
 REMINDER_BEFORE = timedelta(days=7)
+UNREAD_GRACE = timedelta(days=1)  # the longest a closure waits for payments the provider cannot read
 
 
 def outcome(campaign: Campaign) -> str:
@@ -39,10 +48,10 @@ def outcome(campaign: Campaign) -> str:
 
 
 def close(campaign_id: str, now: datetime) -> str | None:
-    """Close one campaign past its deadline; answers its outcome, or None if it was not
-    (or no longer) live and due."""
+    """Close one campaign whose deadline and payment window are past; answers its outcome,
+    or None if it was not (or no longer) live and due."""
     campaign = storage.campaigns.get(campaign_id)
-    if campaign is None or campaign.status != "live" or (campaign.ends_at or "") >= clock.iso(now):
+    if campaign is None or campaign.status != "live" or (campaign.ends_at or "") >= clock.iso(now - payments.window()):
         return None
     status = outcome(campaign)
     try:
@@ -53,9 +62,36 @@ def close(campaign_id: str, now: datetime) -> str | None:
     return status
 
 
-def close_due(now: datetime) -> list[str]:
-    due = storage.every(storage.campaigns.list_due, before=clock.iso(now))
-    return [campaign.id for campaign in due if close(campaign.id, now)]
+def close_due(now: datetime, unread: set[str] | None = None) -> list[str]:
+    """The outcome is decided on the money paid: after the deadline, once the payments
+    started before it had their window to succeed. A campaign with a pledge still pending
+    past its window (`unread`: the sweep could not read its payment) waits for a later
+    run, for UNREAD_GRACE at most: closing it now would refund a payment that may count;
+    waiting for ever would leave it open on a payment the provider cannot find."""
+    unread = unread_payments(now) if unread is None else unread
+    due = storage.every(storage.campaigns.list_due, before=clock.iso(now - payments.window()))
+    give_up = clock.iso(now - payments.window() - UNREAD_GRACE)
+    closed = []
+    for campaign in due:
+        if campaign.id in unread:
+            if (campaign.ends_at or "") >= give_up:
+                logger.warning("a closure waits for payments to be read", extra={"campaign_id": campaign.id})
+                continue
+            logger.error("closed with payments the provider could not read", extra={"campaign_id": campaign.id})
+        if close(campaign.id, now):
+            closed.append(campaign.id)
+    return closed
+
+
+def unread_payments(now: datetime) -> set[str]:
+    """The campaigns of the pledges still pending past their window (after the sweep:
+    those whose payment the provider could not be asked about)."""
+    before = clock.iso(now)
+    return {
+        pledge.campaign_id
+        for shard in range(storage.keys.PENDING_SHARDS)
+        for pledge in storage.every(storage.pledges.list_pending_due, shard, before)
+    }
 
 
 def remind_owners(now: datetime) -> list[str]:
@@ -85,79 +121,69 @@ def _mail_owner(template: str, campaign: Campaign) -> None:
     )
 
 
-def _outcome(pledge: Pledge, collect: bool, now: str) -> dict[str, Any] | None:
-    """Ask the provider to collect or release one pledge; answers the settlement fields to
-    record, or None when the pledge is done (settled, or failed for the last time)."""
-    attempts = pledge.payment_attempts
-    if pledge.settlement in ("collected", "released"):
-        return None
-    if pledge.settlement == "payment_failed" and attempts >= get_settings().payment_max_attempts:
-        return None  # reported when it failed for the last time
-    provider = payments.provider()
-    result = provider.collect(pledge) if collect else provider.release(pledge)
-    if result.ok:
-        state = "collected" if collect else "released"
-        return {"settlement": state, "settled_at": now, "payment_attempts": attempts + collect}
-    return {
-        "settlement": "payment_failed",
-        "settlement_reason": result.reason,
-        "payment_attempts": attempts + 1,
-        "settled_at": now,
-    }
+def _settle_one(pledge: Pledge, campaign: Campaign, now: datetime) -> Pledge:
+    """A pledge of a closed campaign that is neither paid nor settled: a refund of a failed
+    or cancelled campaign's paid pledge, or a pending one read again at the provider."""
+    if pledge.pending:
+        return payments.expire_or_settle(pledge, now)
+    return payments.refund(pledge, _payment(pledge), live=False)
 
 
-def _after_move(pledge: Pledge, fields: Mapping[str, Any], campaign: Campaign) -> bool:
-    """What the one run that moved a pledge does next: its mail, or the report of a failed
-    payment. True when the pledge waits for another payment attempt."""
-    state = fields["settlement"]
-    if state != "payment_failed":
-        notifications.send(
-            f"pledge_{state}",
-            pledge.contributor_email,
-            name=pledge.contributor_name,
-            title=campaign.title,
-            amount=notifications.euros(pledge.amount_cents),
-            link=notifications.campaign_link(campaign.id),
-        )
+def _payment(pledge: Pledge) -> EscrowPayment:
+    payment = payments.read_payment(pledge.payment_id or "")
+    if payment is None or payment.status != "succeeded":
+        raise Conflict(f"the provider holds no payment of pledge {pledge.id}")
+    return payment
+
+
+def _settle_page(page: list[Pledge], campaign: Campaign, now: datetime) -> int:
+    """Each pledge of a page to its end: a succeeded campaign's paid pledges collected in a
+    few writes (no provider call: the escrow goes to the owner whole), every other one
+    refunded or read again at the provider, many at once. Answers how many wait for a
+    later pass (the provider could not answer)."""
+    collect = campaign.status == "succeeded"
+    paid = [p for p in page if p.status == "paid" and collect]
+    for pledge, moved in zip(paid, storage.pledges.collect(paid, clock.iso(now)), strict=True):
+        if moved:
+            payments.mail_contributor("pledge_collected", pledge, campaign.title)
+    to_move = [p for p in page if p.pending or (p.status == "paid" and not collect)]
+    if not to_move:
+        return 0
+    attempt = observability.carried(functools.partial(_attempt, campaign=campaign, now=now))
+    with ThreadPoolExecutor(max_workers=get_settings().refund_concurrency) as pool:
+        outcomes = list(pool.map(attempt, to_move))
+    return outcomes.count(False)
+
+
+def _attempt(pledge: Pledge, campaign: Campaign, now: datetime) -> bool:
+    try:
+        _settle_one(pledge, campaign, now)
+        return True
+    except (ServiceUnavailable, Conflict) as error:
+        observability.count(observability.REFUNDS_DELAYED)
+        logger.warning("a pledge waits for the next pass", extra={"pledge_id": pledge.id, "why": str(error)})
         return False
-    observability.count(observability.PAYMENT_FAILURES)
-    if fields["payment_attempts"] >= get_settings().payment_max_attempts:
-        observability.count(observability.PAYMENTS_ABANDONED)
-        logger.error(
-            "payment failed for good",
-            extra={"pledge_id": pledge.id, "campaign_id": campaign.id, "reason": fields["settlement_reason"]},
-        )
-        return False
-    return True
-
-
-def _settle_page(page: list[Pledge], campaign: Campaign, collect: bool, now: str) -> int:
-    """The provider for each pledge of a page, then all their outcomes in one write; answers
-    how many wait for another payment attempt. A crash before the write only means asking
-    the (idempotent) provider again on the rerun."""
-    outcomes = [(pledge, fields) for pledge in page if (fields := _outcome(pledge, collect, now))]
-    moved = storage.settlement.record_outcomes(outcomes)
-    return sum(_after_move(p, fields, campaign) for (p, fields), ok in zip(outcomes, moved, strict=True) if ok)
 
 
 def settle(campaign_id: str, now: datetime, budget: int | None = None) -> bool:
     """Settle a closed campaign's pledges from its checkpoint, up to `budget` pledges;
-    True when this pass is over (all settled, or failed payments wait for a later pass)."""
+    True when this pass is over (all settled, or some wait for a later pass)."""
     found = storage.settlement.get(campaign_id)
     if found is None or not found.campaign.is_closed or found.settled:
         return True
     campaign, stamp = found.campaign, clock.iso(now)
     if storage.settlement.claim_owner_mail(campaign_id, stamp):
         _mail_owner(f"owner_{campaign.status}", campaign)
-    # Its public money: spent or given back, once.
+    # Its public money: due or given back, once.
     matching.close_campaign(campaign, stamp, already_closed=found.matching_closed)
-    collect = campaign.status == "succeeded"
     cursor, retry_pending = found.cursor, found.retry_pending
     budget = budget or get_settings().settlement_batch_count
     handled = 0
     while handled < budget:
-        page, cursor = storage.pledges.list_for_campaign(campaign_id, limit=min(PAGE, budget - handled), cursor=cursor)
-        retry_pending += _settle_page(page, campaign, collect, stamp)
+        page, cursor = storage.pledges.list_for_campaign(
+            campaign_id, limit=min(PAGE, budget - handled), cursor=cursor, counted_only=False
+        )
+        retry_pending += _settle_page(page, campaign, now)
         handled += len(page)
         if cursor:
             storage.settlement.save_progress(campaign_id, cursor, retry_pending, stamp)
@@ -203,7 +229,8 @@ def dispatch_settlements(now: datetime) -> list[str]:
 def run(now: datetime) -> dict[str, Any]:
     """The scheduled job; `now` comes from the clock, never from the event."""
     report = {
-        "closed": close_due(now),
+        "expired": payments.sweep(now),  # first: the payments of the window, then the closures
+        "closed": close_due(now, unread_payments(now)),
         "reminded": remind_owners(now),
         "dispatched": dispatch_settlements(now),
     }

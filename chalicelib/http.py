@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Concatenate, Literal, NamedTuple, TypeVar, overload
+from urllib.parse import parse_qsl
 
 from chalice import Chalice, Response
 from pydantic import BaseModel, ValidationError
@@ -37,6 +38,8 @@ logger = logging.getLogger("oze")
 
 Auth = Literal["none", "optional", "user", "moderator"]
 JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+HTML = "text/html; charset=utf-8"
 PROBLEM_JSON = "application/problem+json"
 # Chalice keeps the current request on the shared app object; `chalice local` serves on
 # threads, so each thread keeps its own request here (set by `remember_request`).
@@ -104,6 +107,8 @@ class RouteSpec(NamedTuple):
     status: int
     idempotent: bool = False  # takes an Idempotency-Key header, may answer Idempotent-Replayed
     produces: tuple[str, ...] = (JSON,)  # media types of its answers (Reply.content_type), for the document
+    consumes: str = JSON  # the media type of its body: JSON, or an HTML form's (a hosted page)
+    redirects: bool = False  # may answer 303 See Other to a Location (a hosted page's form)
 
     @property
     def body(self) -> type[BaseModel] | None:
@@ -134,17 +139,17 @@ def _validation_detail(errors: list[FieldError]) -> str:
     return f"{first['field']}: {first['message']}{more}"
 
 
-def parse_body(raw: bytes | None, content_type: str, model: type[BaseModel]) -> BaseModel:
+def parse_body(raw: bytes | None, content_type: str, model: type[BaseModel], media_type: str = JSON) -> BaseModel:
     limit = get_settings().max_body_bytes
     if raw and len(raw) > limit:
         raise PayloadTooLarge(f"the body exceeds {limit} bytes")
-    if content_type.split(";")[0].strip().lower() != JSON:
+    if content_type.split(";")[0].strip().lower() != media_type:
         raise UnsupportedMediaType(
-            f"send the body as {JSON}, not {content_type or 'nothing'}",
-            [{"field": "Content-Type", "message": f"must be {JSON}"}],
+            f"send the body as {media_type}, not {content_type or 'nothing'}",
+            [{"field": "Content-Type", "message": f"must be {media_type}"}],
         )
     try:
-        data = json.loads(raw or b"")
+        data = json.loads(raw or b"") if media_type == JSON else dict(parse_qsl((raw or b"").decode()))
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(
             f"the body is not valid JSON: {exc}", [{"field": "body", "message": "malformed JSON"}]
@@ -206,6 +211,8 @@ class Api:
         status: int = 200,
         idempotent: bool = False,
         produces: tuple[str, ...] = (JSON,),
+        consumes: str = JSON,
+        redirects: bool = False,
     ) -> Callable[[UserView], UserView]: ...
 
     @overload
@@ -221,6 +228,8 @@ class Api:
         status: int = 200,
         idempotent: bool = False,
         produces: tuple[str, ...] = (JSON,),
+        consumes: str = JSON,
+        redirects: bool = False,
     ) -> Callable[[ViewerView], ViewerView]: ...
 
     @overload
@@ -236,6 +245,8 @@ class Api:
         status: int = 200,
         idempotent: bool = False,
         produces: tuple[str, ...] = (JSON,),
+        consumes: str = JSON,
+        redirects: bool = False,
     ) -> Callable[[PublicView], PublicView]: ...
 
     def route(
@@ -250,9 +261,13 @@ class Api:
         status: int = 200,
         idempotent: bool = False,
         produces: tuple[str, ...] = (JSON,),
+        consumes: str = JSON,
+        redirects: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def register(view: Callable[..., Any]) -> Callable[..., Any]:
-            spec = RouteSpec(path, method, view, auth, body, query, response, status, idempotent, produces)
+            spec = RouteSpec(
+                path, method, view, auth, body, query, response, status, idempotent, produces, consumes, redirects
+            )
             self.routes.append(spec)
 
             def handle(**path_params: str) -> Response:
@@ -287,7 +302,8 @@ class Api:
             if spec.auth != "optional" and caller is None:
                 raise Unauthorized("sign in to do this")  # before the body is read: 401 whatever it holds
         body_model, query_model = spec.body, spec.query
-        body = parse_body(request.raw_body, request.headers.get("content-type", ""), body_model) if body_model else None
+        content_type = request.headers.get("content-type", "")
+        body = parse_body(request.raw_body, content_type, body_model, spec.consumes) if body_model else None
         query = parse_query(request.query_params, query_model) if query_model else None
         if spec.auth == "optional":
             return ViewerCall(body, query, request.headers, viewer=caller)

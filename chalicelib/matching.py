@@ -2,9 +2,9 @@
 
 A moderator creates a fund (budget voted by a council decision, ratio, caps, eligibility,
 opening window) and attaches it to submitted or live campaigns. Each pledge on a matched
-campaign then reserves its top-up from the fund **in the pledge's own transaction**
-(storage.record_pledge): the pledge is still one write request, and a replayed
-Idempotency-Key, refused by that transaction, cannot reserve twice.
+campaign then reserves its top-up from the fund **in the transaction that counts its
+payment** (storage.pledges.pay, chalicelib/payments.py): one write request, and a payment
+confirmed twice, refused by that transaction, cannot reserve twice.
 
 The rule, for a pledge of `amount` on a campaign whose contributors had given `crowd`:
 
@@ -17,15 +17,15 @@ The rule, for a pledge of `amount` on a campaign whose contributors had given `c
 Rounding: whole cents, always down. The campaign receives less than the exact ratio by
 under one cent per pledge, never more: 10.01 € matched at 33 % tops up 3.30 €, not 3.3033 €.
 
-Races: the top-up is computed from the campaign and the fund as read with the pledge (one
+Races: the top-up is computed from the campaign and the fund as read with the payment (one
 BatchGetItem) and the transaction's conditions make it exact: the fund's remaining budget
 still covers it under the same rule version, the campaign's matched total still leaves
 room under its cap, and (with a minimum crowd amount) the crowd total has not fallen. When
 one fails, the pledge reads again and computes again; after MATCH_ATTEMPTS it goes through
 with no top-up. A fund that runs out never refuses a contributor's pledge.
 
-Afterwards: a cancelled pledge gives its top-up back in its cancellation's transaction
-(storage.cancel_pledge); at closure (`close_campaign`, called by settlement) a succeeded
+Afterwards: a refunded pledge gives its top-up back in its refund's transaction
+(storage.pledges.refund); at closure (`close_campaign`, called by settlement) a succeeded
 campaign's reservation becomes spent and a failed or cancelled one's goes back to the
 fund, once, with a record of the public money and the council decision behind it.
 Eligibility (categories, postcodes) is checked when a fund is attached; rule changes
@@ -80,17 +80,6 @@ def rule_top_up(
     by_ratio = eligible * match_percent // 100  # integer floor: never a fraction of a cent more
     room = cap_per_campaign_cents - campaign_matched_cents
     return max(0, min(by_ratio, cap_per_pledge_cents, room, fund_remaining_cents))
-
-
-def pledge_fields(top_up: TopUp) -> dict[str, Any]:
-    """What a pledge records of its top-up: nothing on a campaign no fund matches."""
-    if not top_up.fund_id:
-        return {}
-    return {
-        "matched_cents": top_up.cents,
-        "matching_fund_id": top_up.fund_id,
-        "matching_rule_version": top_up.rule_version,
-    }
 
 
 def top_up(campaign: Campaign, fund: Fund | None, amount_cents: int, now: str, *, give_up: bool = False) -> TopUp:

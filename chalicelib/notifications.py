@@ -28,18 +28,19 @@ TEMPLATES = {
     "owner_succeeded": (
         "Votre campagne « $title » a réussi",
         "Bonjour $name,\n\nBonne nouvelle : votre campagne « $title » est terminée et a réussi, "
-        "avec $raised collectés pour un objectif de $goal.\nLes contributions vont être prélevées.\n\n"
+        "avec $raised collectés pour un objectif de $goal.\n"
+        "Les contributions vous seront versées par notre prestataire de paiement.\n\n"
         "Voir la campagne : $link\n\nL'équipe Ozé du Département",
     ),
     "owner_failed": (
         "Votre campagne « $title » est terminée",
         "Bonjour $name,\n\nVotre campagne « $title » est terminée sans atteindre son objectif "
-        "($raised collectés pour $goal). Aucune contribution ne sera prélevée.\n\n"
+        "($raised collectés pour $goal). Les contributeurs sont remboursés.\n\n"
         "Voir la campagne : $link\n\nL'équipe Ozé du Département",
     ),
     "owner_cancelled": (
         "Votre campagne « $title » est annulée",
-        "Bonjour $name,\n\nVotre campagne « $title » a été annulée. Aucune contribution ne sera prélevée.\n\n"
+        "Bonjour $name,\n\nVotre campagne « $title » a été annulée. Les contributeurs sont remboursés.\n\n"
         "L'équipe Ozé du Département",
     ),
     "owner_reminder": (
@@ -48,15 +49,23 @@ TEMPLATES = {
         "sur un objectif de $goal : c'est le moment de la partager autour de vous !\n\n"
         "Voir la campagne : $link\n\nL'équipe Ozé du Département",
     ),
+    "pledge_paid": (
+        "Votre contribution à « $title » est enregistrée",
+        "Bonjour $name,\n\nVotre paiement de $amount pour « $title » a réussi. La somme est conservée "
+        "sous séquestre par notre prestataire de paiement jusqu'à la fin de la campagne : elle sera "
+        "versée au porteur si la campagne réussit, et vous sera remboursée sinon.\n\n"
+        "Voir la campagne : $link\n\nL'équipe Ozé du Département",
+    ),
     "pledge_collected": (
-        "Votre contribution à « $title » a été prélevée",
-        "Bonjour $name,\n\nLa campagne « $title » a réussi : votre contribution de $amount a été prélevée. "
+        "Votre contribution à « $title » est versée au projet",
+        "Bonjour $name,\n\nLa campagne « $title » a réussi : votre contribution de $amount va au projet. "
         "Merci de soutenir un projet de notre territoire !\n\nVoir la campagne : $link\n\nL'équipe Ozé du Département",
     ),
-    "pledge_released": (
-        "Votre contribution à « $title » ne sera pas prélevée",
-        "Bonjour $name,\n\nLa campagne « $title » n'a pas abouti : votre contribution de $amount "
-        "ne sera pas prélevée.\n\nVoir la campagne : $link\n\nL'équipe Ozé du Département",
+    "pledge_refunded": (
+        "Votre contribution à « $title » vous est remboursée",
+        "Bonjour $name,\n\nVotre contribution de $amount pour « $title » vous est remboursée sur la carte "
+        "qui l'a payée (comptez quelques jours selon votre banque).\n\n"
+        "Voir la campagne : $link\n\nL'équipe Ozé du Département",
     ),
     "campaign_news": (
         "Du nouveau sur « $title » : $news_title",
@@ -142,12 +151,12 @@ def unsubscribe_link(contributor_id: str, campaign_id: str, key: bytes | None = 
 
 
 def _news_recipients(campaign_id: str) -> Iterator[tuple[str, str, str]]:
-    """(contributor id, name, e-mail) of each distinct contributor with an active pledge
-    who did not unsubscribe; the newest pledge gives the address."""
+    """(contributor id, name, e-mail) of each distinct contributor who backs the campaign
+    (records.Pledge.backs) and did not unsubscribe; the newest pledge gives the address."""
     skip = storage.news.unsubscribed(campaign_id)
-    for pledge in storage.every(storage.pledges.list_for_campaign, campaign_id):
+    for pledge in storage.every(storage.pledges.list_for_campaign, campaign_id, counted_only=False):
         who = pledge.contributor_id
-        if who not in skip:
+        if pledge.backs and who not in skip:
             skip.add(who)
             if pledge.contributor_email:
                 yield who, pledge.contributor_name, pledge.contributor_email

@@ -21,6 +21,7 @@ metrics costs about 10 ms after the app's own imports (50 ms alone), paid by the
 call of a container rather than by every cold import of the app.
 """
 
+import contextvars
 import functools
 import logging
 import os
@@ -29,19 +30,21 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import IO, Any, cast
+from typing import IO, Any, TypeVar, cast
 
 SERVICE = "oze"  # also the name of the Chalice app's logger, parent of chalicelib's
 NAMESPACE = "Oze"
 
 # Business metrics (EMF, namespace Oze, dimensions service and stage).
-PLEDGES = "Pledges"  # new pledges (replays of an Idempotency-Key not counted)
+PLEDGES = "Pledges"  # pledges paid (counted once, whatever notifications repeat)
 PLEDGED_CENTS = "PledgedCents"  # their amounts
-PLEDGES_CANCELLED = "PledgesCancelled"
+PLEDGES_CANCELLED = "PledgesCancelled"  # by their contributors, paid or not
+PLEDGES_REFUNDED = "PledgesRefunded"
+PAYMENT_FAILURES = "PaymentFailures"  # card payments refused or abandoned on the provider's page
+REFUNDS_DELAYED = "RefundsDelayed"  # settlement refunds the provider could not make now (retried)
+ESCROW_DIFFERENCES = "EscrowDifferences"  # escrows whose provider balance is not the ledger's (alarm)
 CAMPAIGNS_SUCCEEDED = "CampaignsSucceeded"  # closures at the deadline, by outcome
 CAMPAIGNS_FAILED = "CampaignsFailed"
-PAYMENT_FAILURES = "SettlementPaymentFailures"  # failed collection attempts (retried)
-PAYMENTS_ABANDONED = "SettlementPaymentsAbandoned"  # pledges whose last attempt failed
 
 _SCRUBS = (
     (re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[token]"),  # JWTs
@@ -96,10 +99,35 @@ def tools() -> tuple[Any, Any]:
     return logger, metrics
 
 
+_metrics_lock = threading.Lock()  # Powertools' metric set is not safe across threads
+
+
 def count(name: str, value: int = 1) -> None:
     """Count a business event in the current invocation's metrics."""
     if getattr(_invocation, "active", False):
-        tools()[1].add_metric(name=name, unit="Count", value=value)
+        with _metrics_lock:
+            tools()[1].add_metric(name=name, unit="Count", value=value)
+
+
+Work = TypeVar("Work")
+Result = TypeVar("Result")
+
+
+def carried(work: Callable[[Work], Result]) -> Callable[[Work], Result]:
+    """`work` as other threads run it for the calling invocation (a pool of refunds): the
+    metrics it counts are published with the invocation's, and its log lines carry the
+    invocation's keys (context variables, which each thread starts without)."""
+    active = getattr(_invocation, "active", False)
+    context = contextvars.copy_context()
+
+    def run(item: Work) -> Result:
+        _invocation.active = active
+        try:
+            return context.copy().run(work, item)
+        finally:
+            _invocation.active = False
+
+    return run
 
 
 def _lambda_context(event: Any) -> Any:

@@ -45,7 +45,7 @@ ERRORS = {
     404: "No such resource, or not one the caller may see.",
     409: "The resource's current state forbids this (a forbidden transition, a sold-out reward…).",
     413: "The body is larger than the stage accepts ({max_body_bytes} bytes).",
-    415: "The body is not sent as application/json.",
+    415: "The body is not sent in the media type the operation declares (application/json unless it says).",
     422: "Well-formed input that breaks a rule; `errors` names each field at fault.",
 }
 
@@ -147,8 +147,16 @@ def _operation(spec: RouteSpec, refs: Refs, query_schema: JSONObject | None, sch
     if parameters:
         operation["parameters"] = parameters
     if spec.body:
-        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": refs[(spec.body, "validation")]}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {spec.consumes: {"schema": refs[(spec.body, "validation")]}},
+        }
     responses = {str(spec.status): _success(spec, refs)}
+    if spec.redirects:
+        responses["303"] = {
+            "description": "See Other: the browser goes on to the page in Location",
+            "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+        }
     responses.update({str(code): {"$ref": f"#/components/responses/{code}"} for code in _errors(spec)})
     operation["responses"] = responses
     security = _security(spec.auth, schemes)

@@ -1,62 +1,187 @@
-"""The payment provider port: collect a succeeded campaign's pledges, release the others.
+"""Pledges moved by what the payment provider says of their payments (SPEC "Money (v2)").
 
-Both operations are idempotent on the pledge id: calling them again for a pledge already
-collected or released changes nothing and answers the same. Only the `sandbox` provider
-ships (local and dev stages); a real provider implements the same two methods.
+Nothing a notification says is trusted: it only names a payment, which is read again at
+the provider (chalicelib/escrow.py), and the pledge then moves from the state it was read
+in, once, by a conditional write; a notification replayed N times, a sweep and a
+cancellation racing it all end in one move. What happens to a pledge whose payment
+succeeded depends on when it lands:
 
-Sandbox payment tokens (the pledge's `payment_token`), deterministic for tests and demos:
+- pending and its campaign live: paid, counted with its top-up, in the ledger;
+- its campaign closed meanwhile (a payment confirmed after the window), or the pledge
+  cancelled, expired or failed meanwhile: the money is refunded at once.
 
-    sandbox_ok         collect and release succeed (the default)
-    sandbox_declined   every collection fails: "carte refusée"
-    sandbox_retry      the first collection fails ("banque injoignable"), later ones succeed
+A failed payment ends a pending pledge (payment_failed); a payment still waiting past the
+window expires it (the scheduled sweep). Either gives its reward unit back.
 """
 
-from typing import NamedTuple, Protocol
+from __future__ import annotations
 
-from . import clock, storage
-from .records import Payment, Pledge
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from botocore.exceptions import ClientError
+
+from . import clock, escrow, matching, notifications, observability, storage
+from .errors import Conflict, NotFound, ServiceUnavailable
+from .records import EscrowPayment, LedgerEntry, Pledge
 from .settings import get_settings
 
-SANDBOX_TOKENS = ("sandbox_ok", "sandbox_declined", "sandbox_retry")
+logger = logging.getLogger("oze.payments")
+
+ATTEMPTS = 4  # reads of a pledge's state before giving up on a confirmation (races, top-ups)
 
 
-class Outcome(NamedTuple):
-    ok: bool
-    reason: str = ""
+def window() -> timedelta:
+    return timedelta(seconds=get_settings().payment_window_seconds)
 
 
-class PaymentProvider(Protocol):
-    def collect(self, pledge: Pledge) -> Outcome: ...
-
-    def release(self, pledge: Pledge) -> Outcome: ...
+def provider() -> escrow.EscrowProvider:
+    return escrow.provider()
 
 
-class SandboxProvider:
-    """Keeps each pledge's payment state in DynamoDB, as a real provider keeps its own."""
-
-    def collect(self, pledge: Pledge) -> Outcome:
-        state = storage.sandbox.get(pledge.id)
-        if state and state.status in ("collected", "released"):
-            return Outcome(state.status == "collected", state.reason)
-        attempts = (state.attempts if state else 0) + 1
-        token = pledge.payment_token or "sandbox_ok"
-        ok = token == "sandbox_ok" or (token == "sandbox_retry" and attempts > 1)
-        reason = "" if ok else ("carte refusée" if token == "sandbox_declined" else "banque injoignable")
-        status = "collected" if ok else "failed"
-        storage.sandbox.put(pledge.id, Payment(status, attempts, reason, clock.iso(clock.now())))
-        return Outcome(ok, reason)
-
-    def release(self, pledge: Pledge) -> Outcome:
-        state = storage.sandbox.get(pledge.id)
-        if state and state.status == "collected":
-            return Outcome(False, "already collected")
-        if not (state and state.status == "released"):
-            storage.sandbox.put(pledge.id, Payment("released", 0, "", clock.iso(clock.now())))
-        return Outcome(True)
+def read_payment(payment_id: str) -> EscrowPayment | None:
+    """The payment as the provider has it; 503 when the provider cannot answer."""
+    try:
+        return provider().read_payment(payment_id)
+    except escrow.ProviderError as error:
+        raise ServiceUnavailable("the payment provider cannot be reached; try again shortly") from error
 
 
-PROVIDERS = {"sandbox": SandboxProvider}
+def notified(provider_name: str, params: Mapping[str, str]) -> Pledge | None:
+    """A notification from the provider: the payment it names read again, and its pledge
+    moved (once). Answers the pledge as it now is; None when it names nothing of ours."""
+    if provider_name != get_settings().payment_provider:
+        raise NotFound(f"no payment provider {provider_name} here")
+    note = provider().notification(params)
+    if note is None or note.kind != "payment":
+        return None  # refunds and transfers are written when the platform makes them
+    return settle_payment(note.resource_id)
 
 
-def provider() -> PaymentProvider:
-    return PROVIDERS[get_settings().payment_provider]()
+def settle_payment(payment_id: str) -> Pledge | None:
+    payment = read_payment(payment_id)
+    if payment is None or not payment.settled:
+        return None
+    pledge = storage.pledges.get(payment.pledge_id)
+    if pledge is None or pledge.payment_id != payment.id:
+        logger.warning("a payment names no pledge of ours", extra={"payment_id": payment_id})
+        return None
+    return apply(pledge, payment)
+
+
+def apply(pledge: Pledge, payment: EscrowPayment) -> Pledge:
+    """Move `pledge` by its settled `payment`; answers it as it now is."""
+    refusals = 0
+    for _ in range(ATTEMPTS):
+        now = clock.iso(clock.now())
+        if payment.status != "succeeded":
+            return _failed(pledge, payment, now) if pledge.pending else pledge
+        if pledge.status in ("paid", "collected", "refunded"):
+            return pledge  # it moved once already
+        if pledge.pending:
+            read = storage.pledges.read_for_payment(pledge, matching.known_fund(pledge.campaign_id))
+            campaign = read.campaign
+            if campaign is not None and campaign.status == "live":
+                fund = matching.fund_for(campaign, read.fund)
+                top_up = matching.top_up(
+                    campaign, fund, pledge.amount_cents, now, give_up=refusals >= matching.MATCH_ATTEMPTS
+                )
+                entry = LedgerEntry(pledge.campaign_id, "paid", pledge.amount_cents, payment.id, now, pledge.id)
+                try:
+                    paid = storage.pledges.pay(pledge, entry, top_up, new_contributor=not read.known_contributor)
+                except storage.ConditionFailed as refused:
+                    refusals += refused.item in ("fund", "campaign")
+                    pledge = storage.pledges.get(pledge.id) or pledge
+                    continue
+                mail_contributor("pledge_paid", paid, campaign.title)
+                observability.count(observability.PLEDGES)
+                observability.count(observability.PLEDGED_CENTS, pledge.amount_cents)
+                return paid
+        # Paid too late (the campaign closed), or after the pledge was cancelled, failed or
+        # expired: the money goes back.
+        return refund(pledge, payment, live=False)
+    raise Conflict("this pledge is moving under too many concurrent requests; the next notification moves it")
+
+
+def _failed(pledge: Pledge, payment: EscrowPayment, now: str) -> Pledge:
+    try:
+        failed = storage.pledges.end_pending(pledge, "payment_failed", now, payment.result or "paiement refusé")
+    except storage.ConditionFailed:
+        return storage.pledges.get(pledge.id) or pledge
+    observability.count(observability.PAYMENT_FAILURES)
+    return failed
+
+
+def refund(pledge: Pledge, payment: EscrowPayment, *, live: bool, withdrawn: bool = False) -> Pledge:
+    """Refund a pledge's payment at the provider (idempotent: asked again, the same refund),
+    then record it: out of the live campaign's totals (`live`), in the ledger, once;
+    `withdrawn` by its contributor."""
+    try:
+        transfer = provider().refund(payment)
+    except escrow.ProviderError as error:
+        raise ServiceUnavailable("the payment provider cannot be reached; try again shortly") from error
+    if transfer.status != "succeeded":
+        logger.error("a refund failed", extra={"pledge_id": pledge.id, "reason": transfer.result})
+        raise Conflict(f"the provider refused the refund: {transfer.result}")
+    now = clock.iso(clock.now())
+    entries = [LedgerEntry(pledge.campaign_id, "refunded", pledge.amount_cents, transfer.id, now, pledge.id)]
+    if not pledge.counted:  # never recorded as paid: its payment goes in the ledger too
+        entries.insert(0, LedgerEntry(pledge.campaign_id, "paid", pledge.amount_cents, payment.id, now, pledge.id))
+    try:
+        refunded = storage.pledges.refund(pledge, entries, live=live, withdrawn=withdrawn)
+    except storage.ConditionFailed as refused:
+        if refused.item == "campaign":  # it closed meanwhile: its totals are final
+            return refund(pledge, payment, live=False, withdrawn=withdrawn)
+        again = storage.pledges.get(pledge.id)
+        return again or pledge  # another run recorded it
+    observability.count(observability.PLEDGES_REFUNDED)
+    mail_contributor("pledge_refunded", refunded, pledge.campaign_title)
+    return refunded
+
+
+def withdraw(pledge: Pledge) -> Pledge:
+    """Its contributor withdraws a paid pledge while the campaign is live: refunded (by its
+    payment, read again at the provider), out of the totals."""
+    payment = read_payment(pledge.payment_id or "")
+    if payment is None or payment.status != "succeeded":
+        raise Conflict("the provider holds no payment of this pledge to refund")
+    return refund(pledge, payment, live=True, withdrawn=True)
+
+
+def expire_or_settle(pledge: Pledge, now: datetime) -> Pledge:
+    """A pending pledge past its window: its payment read again, then moved by it, or
+    expired if it still waits."""
+    payment = read_payment(pledge.payment_id or "")
+    if payment is not None and payment.settled:
+        return apply(pledge, payment)
+    try:
+        return storage.pledges.end_pending(pledge, "expired", clock.iso(now), "délai de paiement dépassé")
+    except storage.ConditionFailed:
+        return storage.pledges.get(pledge.id) or pledge
+
+
+def sweep(now: datetime) -> list[str]:
+    """The pending pledges whose window ended: each read again at the provider and moved.
+    A provider that cannot answer, or a table that stays busy, leaves a pledge for the next
+    run: it never stops the run (finalisation.run closes campaigns after it)."""
+    moved = []
+    before = clock.iso(now)
+    for shard in range(storage.keys.PENDING_SHARDS):
+        for pledge in storage.every(storage.pledges.list_pending_due, shard, before):
+            try:
+                moved.append(expire_or_settle(pledge, now).id)
+            except (ServiceUnavailable, Conflict, ClientError) as error:
+                logger.warning("a pledge waits for the next sweep", extra={"pledge_id": pledge.id, "why": str(error)})
+    return moved
+
+
+def mail_contributor(template: str, pledge: Pledge, title: str) -> None:
+    notifications.send(
+        template,
+        pledge.contributor_email,
+        name=pledge.contributor_name,
+        title=title,
+        amount=notifications.euros(pledge.amount_cents),
+        link=notifications.campaign_link(pledge.campaign_id),
+    )

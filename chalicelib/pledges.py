@@ -1,14 +1,16 @@
 """Pledges: a contributor's euro counted exactly once, whatever races, retries and crashes.
 
-A pledge costs one read (campaign, idempotency record and contributor marker in one
-BatchGetItem) and one write (a transaction of the pledge, its idempotency record, the
-campaign's total and reward stock, the matching fund's reservation of its top-up when the
-campaign is matched (chalicelib/matching.py), and the platform counters). The transaction's
-conditions, not the read, are what guarantee that a campaign is live and a limited
-reward never oversold; the read only gives clear reasons for the common refusals.
+A pledge is paid when it is made (SPEC "Money (v2)"): it is written pending its payment,
+with the provider's hosted payment page for the contributor's browser, and counts once
+the provider confirms the payment (chalicelib/payments.py). Making one costs a call to the
+provider (its payment, idempotent on the pledge's id), one read (campaign, idempotency
+record and the contributor's user at the provider in one BatchGetItem) and one write (a
+transaction of the pledge, its idempotency record and its reward unit held). The
+transaction's conditions, not the read, are what guarantee that a campaign is live and a
+limited reward never oversold; the read only gives clear reasons for the common refusals.
 
-`pledge_count` counts active pledges (one contributor may pledge several times);
-`/stats` `contributors` counts distinct people who ever pledged.
+`pledge_count` counts paid pledges (one contributor may pledge several times);
+`/stats` `contributors` counts distinct people who ever paid one.
 """
 
 from __future__ import annotations
@@ -19,18 +21,20 @@ import re
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from . import answers, campaigns, clock, matching, observability, storage
-from .errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from . import answers, campaigns, clock, escrow, observability, payments, storage
+from .errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed, field_error
 from .identity import Identity
-from .records import Campaign, Idempotency, Pledge, Reward
+from .records import Campaign, EscrowPayment, Idempotency, Pledge, Reward
+from .settings import get_settings
 
 if TYPE_CHECKING:  # the models load with their route (chalicelib/models), not with this module
     from .models.pledges import PledgeCreate
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 KEY_PATTERN = re.compile(r"[\x20-\x7e]{1,255}")
-ATTEMPTS = 4  # a matched pledge may read again twice for its top-up (matching.MATCH_ATTEMPTS)
+ATTEMPTS = 3  # reads of a pledge's context when its Idempotency-Key races
 
 
 def _check_key(key: str | None) -> str:
@@ -93,27 +97,67 @@ def _refusal(campaign_id: str, reward_id: str | None) -> Conflict:
     return Conflict("the campaign is not open for pledges any more")
 
 
+def _return_url(campaign_id: str, wanted: str | None) -> str:
+    """Where the provider sends the browser back: the client's page if its origin is one
+    of the stage's, else the campaign's page on the site."""
+    settings = get_settings()
+    if wanted is None:
+        return f"{settings.site_url}/campaigns/{campaign_id}"
+    parts = urlsplit(wanted)
+    if f"{parts.scheme}://{parts.netloc}" not in (*settings.allowed_origins, settings.site_url):
+        raise field_error("return_url", "must be a page of a web origin allowed for this stage")
+    return wanted
+
+
+def _escrow(campaign: Campaign, provider: escrow.EscrowProvider) -> str:
+    """The campaign's escrow, opened at approval (or now, for a campaign approved before
+    escrows existed)."""
+    if campaign.escrow_id:
+        return campaign.escrow_id
+    escrow_id = provider.open_escrow(campaign.id, campaign.title)
+    storage.campaigns.set_escrow(campaign.id, escrow_id)
+    return escrow_id
+
+
+def _start_payment(
+    pledge: Pledge, campaign: Campaign, user: Identity, payer_id: str | None
+) -> tuple[EscrowPayment, str | None]:
+    """The pledge's payment started at the provider (idempotent on the pledge's id), and
+    the contributor's user there if this made it."""
+    provider = escrow.provider()
+    try:
+        payer = escrow.Payer(user.sub, user.display_name, user.email or "", payer_id)
+        new_payer = None if payer_id else provider.register_payer(payer)
+        payment = provider.start_payment(
+            pledge.id,
+            _escrow(campaign, provider),
+            pledge.amount_cents,
+            pledge.return_url or "",
+            payer._replace(user_id=payer_id or new_payer),
+        )
+    except escrow.ProviderError as error:
+        raise ServiceUnavailable("the payment provider cannot be reached; nothing was charged, try again") from error
+    return payment, new_payer
+
+
 def pledge(campaign_id: str, user: Identity, key: str | None, data: PledgeCreate) -> tuple[dict[str, Any], bool]:
-    """Make a pledge; answers (the pledge as its contributor sees it, replayed). Replayed is
-    True when the same key and body were already answered: the first answer is given
-    again, nothing is written."""
+    """Make a pledge, waiting for its payment on the provider's hosted page; answers (the
+    pledge as its contributor sees it, replayed). Replayed is True when the same key and
+    body were already answered: the first answer (the same payment page) is given again,
+    nothing is written."""
     scope, fingerprint = _scope(user, _check_key(key)), _fingerprint(campaign_id, data)
     pledge_id = uuid.uuid4().hex
-    matching_refusals = 0
+    return_url = _return_url(campaign_id, data.return_url)
     for _ in range(ATTEMPTS):
         moment = clock.now()
         now = clock.iso(moment)
-        read = storage.pledges.read_context(campaign_id, user.sub, scope, matching.known_fund(campaign_id))
+        read = storage.pledges.read_context(campaign_id, user.sub, scope)
         if read.idempotency and read.idempotency.expires_at >= int(moment.timestamp()):
             answer = _replay(read.idempotency, fingerprint)
             return answer, answer["id"] != pledge_id  # our own write, if a retry hid its answer
         campaign, reward = _check_pledgeable(read.campaign, campaign_id, user, data, now)
-        fund = matching.fund_for(campaign, read.fund)
-        top_up = matching.top_up(
-            campaign, fund, data.amount_cents, now, give_up=matching_refusals >= matching.MATCH_ATTEMPTS
-        )
         new = Pledge(
-            **data.model_dump(),
+            **data.model_dump(exclude={"return_url"}),
             id=pledge_id,
             campaign_id=campaign_id,
             campaign_title=campaign.title,
@@ -121,10 +165,13 @@ def pledge(campaign_id: str, user: Identity, key: str | None, data: PledgeCreate
             contributor_name=user.display_name,
             contributor_email=user.email,
             reward_limited=bool(reward and reward.limited),
-            status="active",
+            status="pending_payment",
             created_at=now,
-            **matching.pledge_fields(top_up),
+            return_url=return_url,
+            payment_expires_at=clock.iso(moment + payments.window()),
         )
+        payment, new_payer = _start_payment(new, campaign, user, read.payer_id)
+        new = new._replace(payment_id=payment.id, payment_url=payment.redirect_url)
         answer = answers.own_pledge(new)
         idempotency = Idempotency(
             scope=scope,
@@ -134,39 +181,47 @@ def pledge(campaign_id: str, user: Identity, key: str | None, data: PledgeCreate
             expires_at=int((moment + IDEMPOTENCY_TTL).timestamp()),
         )
         try:
-            storage.pledges.record(new, idempotency, new_contributor=not read.known_contributor, now=now, top_up=top_up)
-            observability.count(observability.PLEDGES)
-            observability.count(observability.PLEDGED_CENTS, data.amount_cents)
+            storage.pledges.record(new, idempotency, now=now, new_payer=new_payer)
             return answer, False
         except storage.ConditionFailed as refused:
-            if refused.item == "fund" or (refused.item == "campaign" and top_up.cents):
-                matching_refusals += 1  # the fund or the campaign's match moved: read and compute again
-                continue
             if refused.item == "campaign":
                 raise _refusal(campaign_id, data.reward_id) from refused
-            # The key was taken or the contributor's first pledge raced: read again.
+            # The key was taken meanwhile: read again (its answer is replayed).
     raise Conflict("too many concurrent requests for this pledge; retry with the same Idempotency-Key")
 
 
-def cancel(pledge_id: str, user: Identity) -> Pledge:
+def _own(pledge_id: str, user: Identity) -> Pledge:
     found = storage.pledges.get(pledge_id)
     if found is None or found.contributor_id != user.sub:
         raise NotFound(f"you have no pledge {pledge_id}")
-    if found.status != "active":
-        raise Conflict("this pledge is already cancelled")
-    now = clock.iso(clock.now())
-    cancellation_id = uuid.uuid4().hex
-    try:
-        storage.pledges.cancel(found, now, cancellation_id)
-    except storage.ConditionFailed as refused:
-        if refused.item != "pledge":
-            raise Conflict("the campaign has closed: its pledges can no longer be cancelled") from refused
-        again = storage.pledges.get(pledge_id)
-        if again is None or again.cancellation_id != cancellation_id:
-            raise Conflict("this pledge is already cancelled") from refused
-        # Our own write, sent again by a retry after its answer was lost.
+    return found
+
+
+def cancel(pledge_id: str, user: Identity) -> Pledge:
+    """The contributor withdraws: a pledge not paid yet is cancelled (its unit given back);
+    a paid one is refunded while its campaign is live and open."""
+    found = _own(pledge_id, user)
+    if found.pending:
+        cancellation_id = uuid.uuid4().hex
+        try:
+            cancelled = storage.pledges.end_pending(
+                found, "cancelled", clock.iso(clock.now()), cancellation_id=cancellation_id
+            )
+        except storage.ConditionFailed:  # it moved meanwhile (paid, failed, expired): read again
+            found = _own(pledge_id, user)
+            if found.cancellation_id == cancellation_id:
+                return found  # our own write, sent again by a retry after its answer was lost
+        else:
+            observability.count(observability.PLEDGES_CANCELLED)
+            return cancelled
+    if found.status != "paid":
+        raise Conflict(f"this pledge is already {found.status}: it can no longer be cancelled")
+    campaign = storage.campaigns.get(found.campaign_id)
+    if campaign is None or campaign.status != "live" or (campaign.ends_at or "") < clock.iso(clock.now()):
+        raise Conflict("the campaign has ended: its pledges can no longer be cancelled")
+    refunded = payments.withdraw(found)
     observability.count(observability.PLEDGES_CANCELLED)
-    return found._replace(status="cancelled", cancelled_at=now, cancellation_id=cancellation_id)
+    return refunded
 
 
 def backers(

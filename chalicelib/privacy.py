@@ -113,7 +113,7 @@ def _erase_campaign(campaign: Campaign, names: list[str], now: str) -> None:
     for news in list(storage.every(storage.news.list_news, campaign.id, public_only=False)):
         if fix := _changed(news, ("title", "body"), names):
             storage.news.rewrite(news, fix)
-    for pledge in list(storage.every(storage.pledges.list_for_campaign, campaign.id, active_only=False)):
+    for pledge in list(storage.every(storage.pledges.list_for_campaign, campaign.id, counted_only=False)):
         if fix := _changed(pledge, ("message",), names):
             storage.erasure.rewrite_pledge_message(pledge.id, fix["message"])
 

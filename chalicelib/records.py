@@ -17,7 +17,13 @@ PRIVATE_STATES = frozenset({"draft", "submitted"})
 CLOSED_STATES = frozenset({"succeeded", "failed", "cancelled"})
 PUBLIC_STATES = frozenset({"live", *CLOSED_STATES})
 # The pledges that count in a campaign's and the platform's figures.
-COUNTED_PLEDGE_STATES = frozenset({"active"})
+# A pledge's life (SPEC "Money (v2)"): paid on the provider's hosted page within the payment
+# window, then collected (the campaign succeeded) or refunded (it failed or was cancelled,
+# the contributor cancelled, or the payment came too late).
+PLEDGE_STATES = ("pending_payment", "paid", "collected", "refunded", "payment_failed", "expired", "cancelled")
+COUNTED_PLEDGE_STATES = frozenset({"paid", "collected"})
+# Pledges whose reward unit is taken: held while pending, kept once paid.
+HOLDING_PLEDGE_STATES = frozenset({"pending_payment", "paid"})
 
 
 class Reward(NamedTuple):
@@ -84,6 +90,7 @@ class Campaign(NamedTuple):
     cancelled_at: str | None = None
     closed_at: str | None = None
     matching_fund_id: str | None = None
+    escrow_id: str | None = None  # its escrow at the payment provider, opened at approval
     identity_erased_at: str | None = None
 
     @property
@@ -128,27 +135,44 @@ class Pledge(NamedTuple):
     contributor_name: str
     contributor_email: str
     amount_cents: int
-    status: str  # active | cancelled
+    status: str  # PLEDGE_STATES
     created_at: str
     anonymous: bool = False
     reward_id: str | None = None
     reward_limited: bool = False
     message: str | None = None
-    payment_token: str | None = None
+    # Its payment at the provider: the hosted page, until when it may be paid, and where the
+    # provider sends the browser back.
+    payment_id: str | None = None
+    payment_url: str | None = None
+    payment_expires_at: str | None = None
+    return_url: str | None = None
+    failure_reason: str | None = None
     matched_cents: int = 0
     matching_fund_id: str | None = None
     matching_rule_version: int | None = None
+    paid_at: str | None = None
+    refund_id: str | None = None
+    refunded_at: str | None = None
+    collected_at: str | None = None
     cancelled_at: str | None = None
     cancellation_id: str | None = None  # whose cancellation moved it: a retried request knows its own
-    settlement: str | None = None  # collected | released | payment_failed
-    settlement_reason: str | None = None
-    settled_at: str | None = None
-    payment_attempts: int = 0
     identity_erased_at: str | None = None
 
     @property
     def counted(self) -> bool:
         return self.status in COUNTED_PLEDGE_STATES
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending_payment"
+
+    @property
+    def backs(self) -> bool:
+        """Whether its contributor backs the campaign: a pledge that counts, or one that
+        counted until the campaign's failure or cancellation refunded it (a withdrawal is
+        `cancelled_at`; a payment that came too late was never `paid_at`)."""
+        return self.counted or (self.status == "refunded" and bool(self.paid_at) and not self.cancelled_at)
 
 
 class Idempotency(NamedTuple):
@@ -231,15 +255,6 @@ class Unsubscription(NamedTuple):
     campaign_id: str
     contributor_id: str
     unsubscribed_at: str
-
-
-class Payment(NamedTuple):
-    """The sandbox provider's own state of one pledge's payment."""
-
-    status: str  # collected | failed | released
-    attempts: int = 0
-    reason: str = ""
-    at: str = ""
 
 
 class AreaFigures(NamedTuple):
@@ -339,3 +354,27 @@ class EscrowTransfer(NamedTuple):
     created_at: str
     payment_id: str | None = None  # a refund's payment
     result: str = ""
+
+
+class EscrowCheck(NamedTuple):
+    """One escrow as the reconciliation found it: its balance at the provider and the sum
+    of its campaign's ledger entries, which must be equal."""
+
+    campaign_id: str
+    campaign_title: str
+    escrow_id: str
+    provider_cents: int
+    ledger_cents: int
+
+    @property
+    def difference_cents(self) -> int:
+        return self.provider_cents - self.ledger_cents
+
+
+class Reconciliation(NamedTuple):
+    """A reconciliation run: how many escrows it checked, and those that differ."""
+
+    run_at: str | None  # None: no run yet
+    escrows_checked: int
+    differences: tuple[EscrowCheck, ...] = ()
+    unreadable: tuple[str, ...] = ()  # campaigns whose escrow the provider could not be asked about

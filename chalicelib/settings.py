@@ -9,6 +9,7 @@ import os
 import re
 from functools import lru_cache
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 DEFAULT_CATEGORIES = "business,culture,social,environment,heritage,sport,education,other"
 
@@ -46,8 +47,11 @@ VARIABLES = {
     # A CDN in front of the bucket's media/ keys; empty: presigned GET URLs.
     "MEDIA_PUBLIC_BASE_URL": "",
     # Closure and settlement (chalicelib/finalisation.py).
+    # The escrow provider (chalicelib/escrow.py), how long a pledge may wait for its
+    # payment, and how many refunds a settlement asks of the provider at once.
     "PAYMENT_PROVIDER": "sandbox",
-    "PAYMENT_MAX_ATTEMPTS": "3",
+    "PAYMENT_WINDOW_SECONDS": "1800",
+    "REFUND_CONCURRENCY": "8",
     "SETTLEMENT_QUEUE_URL": "",  # empty: settle in the calling process (local runs)
     "SETTLEMENT_BATCH_COUNT": "2000",  # pledges one invocation settles before handing on
     # E-mails (chalicelib/notifications.py); no sender, no mail.
@@ -66,11 +70,16 @@ VARIABLES = {
 }
 # Variables holding comma-separated lists, and the endings of those holding integers.
 LISTS = {"POSTCODE_PREFIXES", "CATEGORIES", "MEDIA_IMAGE_TYPES", "MEDIA_VIDEO_TYPES", "ALLOWED_ORIGINS"}
-NUMBERS = ("_CENTS", "_DAYS", "_BYTES", "_COUNT", "_SECONDS", "_ATTEMPTS")
+NUMBERS = ("_CENTS", "_DAYS", "_BYTES", "_COUNT", "_SECONDS", "_CONCURRENCY")
 # A web origin as browsers send it: no path, no trailing slash (which would never match).
 ORIGIN = re.compile(r"https?://[^/\s]+")
 # The types whose content chalicelib/media.py can recognise; a stage may allow fewer.
 KNOWN_MEDIA_TYPES = {"image": ("image/jpeg", "image/png", "image/webp"), "video": ("video/mp4",)}
+
+
+# Stages that may run on the sandbox provider, with loopback URLs: the local stack and the
+# hosted dev stage. Every other stage takes real money.
+SANDBOX_STAGES = ("local", "dev")
 
 
 class ConfigurationError(RuntimeError):
@@ -107,7 +116,8 @@ class Settings(NamedTuple):
     media_url_seconds: int
     media_public_base_url: str
     payment_provider: str
-    payment_max_attempts: int
+    payment_window_seconds: int
+    refund_concurrency: int
     settlement_queue_url: str
     settlement_batch_count: int
     sender_email: str
@@ -160,11 +170,41 @@ def _parse(values: tuple[tuple[str, str | None], ...]) -> Settings:
     bad_origins = [origin for origin in settings.allowed_origins if not ORIGIN.fullmatch(origin)]
     if bad_origins:
         raise ConfigurationError(f"ALLOWED_ORIGINS: {', '.join(bad_origins)} is not scheme://host[:port]")
+    _check_money_stage(settings)
     for kind, known in KNOWN_MEDIA_TYPES.items():
         unknown = set(settings.media_types(kind)) - set(known)
         if unknown:
             raise ConfigurationError(f"MEDIA_{kind.upper()}_TYPES: cannot verify {', '.join(sorted(unknown))}")
     return settings
+
+
+def _check_money_stage(settings: Settings) -> None:
+    """A hosted stage other than dev takes real money: never the sandbox provider, never a
+    loopback URL (its payment pages and links would point nowhere), and its web origins
+    named (SPEC "Money (v2)")."""
+    if settings.stage in SANDBOX_STAGES:
+        return
+    wrong = []
+    if settings.payment_provider == "sandbox":
+        wrong.append("PAYMENT_PROVIDER is the sandbox")
+    wrong += [f"{name} is a loopback URL" for name, url in _urls(settings) if _loopback(url)]
+    if not settings.allowed_origins:
+        wrong.append("ALLOWED_ORIGINS is empty")
+    if wrong:
+        raise ConfigurationError(f"stage {settings.stage!r} cannot take real money: {'; '.join(wrong)}")
+
+
+def _urls(settings: Settings) -> list[tuple[str, str]]:
+    return [
+        ("API_URL", settings.api_url),
+        ("SITE_URL", settings.site_url),
+        *(("ALLOWED_ORIGINS", origin) for origin in settings.allowed_origins),
+    ]
+
+
+def _loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "localhost" or host.startswith("127.") or host in ("::1", "0.0.0.0")
 
 
 def get_settings() -> Settings:

@@ -211,6 +211,13 @@ def finish(template: dict[str, Any], stage: str) -> dict[str, Any]:
     if not metadata:
         template.pop("Metadata", None)
     functions = _functions(template)
+    # A stage's own web origins (.chalice/config.json) are its WebOrigins by default.
+    configured = {
+        resources[name]["Properties"].get("Environment", {}).get("Variables", {}).get("ALLOWED_ORIGINS")
+        for name in functions
+    } - {None}
+    if configured and "WebOrigins" in parameters:
+        parameters["WebOrigins"]["Default"] = configured.pop()
     for name in functions:
         properties = resources[name]["Properties"]
         properties.setdefault("Environment", {}).setdefault("Variables", {}).update(environment)

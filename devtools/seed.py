@@ -246,7 +246,7 @@ def _at(moment: datetime, action: Callable[..., Result], *args: Any) -> Result:
 
 
 def seed() -> None:
-    from chalicelib import campaigns, clock, finalisation, pledges, updates
+    from chalicelib import campaigns, clock, finalisation, pledges, sandbox_pages, updates
     from chalicelib.identity import Identity
     from chalicelib.models.campaigns import CampaignCreate, RewardCreate
     from chalicelib.models.pledges import PledgeCreate
@@ -301,7 +301,10 @@ def seed() -> None:
                 },
                 context=context,
             )
-            _at(moment, pledges.pledge, campaign.id, who, str(uuid.uuid4()), body)
+            made, _ = _at(moment, pledges.pledge, campaign.id, who, str(uuid.uuid4()), body)
+            # Paid on the sandbox's hosted page a minute later, as the contributor's browser would.
+            payment_id = made["payment"]["redirect_url"].rsplit("/", 1)[-1]
+            _at(moment + timedelta(minutes=1), sandbox_pages.complete, payment_id, "succeeded")
         for n, news in enumerate(spec.get("news", ())):
             post = NewsCreate.model_validate(news, context=context)
             _at(start + running * (n + 1) / 3, updates.post, campaign.id, owner, post)

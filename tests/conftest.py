@@ -8,6 +8,7 @@ fuzzing). Fixtures used by one tier only live in that tier's conftest.py."""
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -78,6 +79,26 @@ def pytest_runtest_protocol(item, nextitem):
 
 
 moto_backups.lighten()
+
+
+def _one_moto_request_at_a_time() -> None:
+    """Settlement refunds on several threads (REFUND_CONCURRENCY); in-process moto is not
+    safe for that (a transaction copies the table another thread is writing), DynamoDB
+    is. The threads still race: moto answers their requests one at a time, as the
+    emulator's lock does for the moto server (devtools/emulator.py)."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.Lock()
+    process = BotocoreStubber.process_request
+
+    def serialised(self, request):
+        with lock:
+            return process(self, request)
+
+    BotocoreStubber.process_request = serialised
+
+
+_one_moto_request_at_a_time()
 
 
 @pytest.fixture

@@ -41,6 +41,26 @@ def live_campaign(client, owner="porteur", rewards=(), **overrides):
     return campaign_id, reward_ids
 
 
-def pledge(client, campaign_id, contributor="contributrice", key="cle-1", name="Léa Dupont", **body):
+def pledge(client, campaign_id, contributor="contributrice", key="cle-1", name="Léa Dupont", pay="succeeded", **body):
+    """A pledge as a contributor makes it: asked for, then (`pay`) paid or refused on the
+    sandbox's hosted payment page, as their browser would (None: left unpaid). Answers the
+    POST's answer, whose json_body is the pledge as it now is."""
     headers = {**bearer(contributor, name=name), "Idempotency-Key": key}
-    return client.http.post(f"/campaigns/{campaign_id}/pledges", headers=headers, body=json.dumps(body))
+    answer = client.http.post(f"/campaigns/{campaign_id}/pledges", headers=headers, body=json.dumps(body))
+    if pay is None or answer.status_code != 201 or answer.json_body["status"] != "pending_payment":
+        return answer
+    complete_payment(client, answer.json_body["payment"]["redirect_url"], pay)
+    mine = client.http.get("/me/pledges?limit=100", headers=headers).json_body["items"]
+    now = next(p for p in mine if p["id"] == answer.json_body["id"])
+    answer.body = json.dumps({k: v for k, v in now.items() if k != "campaign"}).encode()
+    return answer
+
+
+def complete_payment(client, redirect_url, outcome="succeeded"):
+    """The buttons of the sandbox's hosted page (SPEC: POST redirect_url with `outcome`)."""
+    path = "/" + redirect_url.split("://", 1)[1].split("/", 1)[1]
+    done = client.http.post(
+        path, headers={"Content-Type": "application/x-www-form-urlencoded"}, body=f"outcome={outcome}"
+    )
+    assert done.status_code in (200, 303), done.body
+    return done

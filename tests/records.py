@@ -2,11 +2,13 @@
 
 from typing import Any
 
-from chalicelib.records import AuditEntry, Campaign, Fund, Idempotency, MediaEntry, News, Pledge, Reward
+from chalicelib.records import AuditEntry, Campaign, Fund, Idempotency, LedgerEntry, MediaEntry, News, Pledge, Reward
 
 NOW = "2026-06-01T12:00:00Z"
 ENDS = "2026-07-11T21:59:59Z"  # a live campaign's deadline, 40 days after NOW
 EPOCH = 1_780_315_200  # NOW in epoch seconds
+PAYMENT_EXPIRES = "2026-06-01T13:00:00Z"  # a pledge's payment window ends an hour after NOW
+PAID_AT = "2026-06-01T12:10:00Z"  # when a pledge's payment succeeded at the provider
 
 
 def draft(**fields: Any) -> Campaign:
@@ -68,7 +70,8 @@ def media_entry(**fields: Any) -> MediaEntry:
 
 
 def pledge(**fields: Any) -> Pledge:
-    """Léa Dupont's active pledge of 50 € to the campaign of `draft()`."""
+    """Léa Dupont's pledge of 50 € to the campaign of `draft()`, waiting for its payment
+    until an hour after NOW (status "paid" and the like: give them)."""
     values: dict[str, Any] = {
         "id": "p-lea",
         "campaign_id": "c0ffee",
@@ -77,11 +80,22 @@ def pledge(**fields: Any) -> Pledge:
         "contributor_name": "Léa Dupont",
         "contributor_email": "lea@exemple.fr",
         "amount_cents": 5_000,
-        "status": "active",
+        "status": "pending_payment",
         "created_at": NOW,
+        "payment_expires_at": PAYMENT_EXPIRES,
         **fields,
     }
+    # Its own payment at the provider: payin-lea for p-lea, payin-hugo for p-hugo.
+    values.setdefault("payment_id", "payin-" + values["id"].removeprefix("p-"))
+    values.setdefault("payment_url", f"http://127.0.0.1:8000/sandbox/payments/{values['payment_id']}")
     return Pledge(**values)
+
+
+def ledger_entry(of: Pledge, kind: str = "paid", transaction_id: str = "", at: str = PAID_AT) -> LedgerEntry:
+    """The ledger's entry of a movement of `of`'s money at PAID_AT: its payment (the
+    provider's payment id) unless `kind` says otherwise (then transaction <kind>-<pledge id>)."""
+    transaction = transaction_id or (str(of.payment_id) if kind == "paid" else f"{kind}-{of.id}")
+    return LedgerEntry(of.campaign_id, kind, of.amount_cents, transaction, at, of.id)
 
 
 def idempotency(scope: str = "lea:cle-1", **fields: Any) -> Idempotency:

@@ -13,9 +13,18 @@ class PledgeCreate(Model):
     reward_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     anonymous: StrictBool = False
     message: Annotated[str, Field(max_length=500)] | None = None
-    payment_token: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")] | None = Field(
-        None, description="the payment provider's token for this contribution (sandbox: chalicelib/payments.py)"
+    return_url: Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s]+$")] | None = Field(
+        None,
+        description="where the payment provider sends the browser back after the payment: a page of a web "
+        "origin allowed for the stage (default: the campaign's page on the site)",
     )
+
+
+class PaymentPage(Answer):
+    """Where the contributor pays a pending pledge: the provider's hosted page (3-D Secure)."""
+
+    redirect_url: str = Field(description="send the browser here to pay")
+    expires_at: datetime = Field(description="after this, the pledge expires and its reward unit is released")
 
 
 class Pledge(Answer):
@@ -27,10 +36,14 @@ class Pledge(Answer):
     reward_id: str | None = None
     anonymous: bool
     message: str | None = None
-    status: Literal["active", "cancelled"]
+    status: Literal["pending_payment", "paid", "collected", "refunded", "payment_failed", "expired", "cancelled"]
     created_at: datetime
+    paid_at: datetime | None = None
+    refunded_at: datetime | None = None
     cancelled_at: datetime | None = None
     matched_cents: int = Field(0, description="the matching fund's top-up of this pledge, counted in raised_cents")
+    payment: PaymentPage | None = Field(None, description="while the payment is pending")
+    failure_reason: str | None = Field(None, description="why the payment failed or expired")
 
 
 class CampaignSummary(Answer):

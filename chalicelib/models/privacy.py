@@ -89,7 +89,7 @@ class MyNews(Answer):
 
 
 class MyPledgeData(Answer):
-    """A pledge as stored, contributor's identity and settlement included."""
+    """A pledge as stored, contributor's identity and payment included."""
 
     id: str
     campaign_id: str
@@ -105,10 +105,14 @@ class MyPledgeData(Answer):
     message: str | None = None
     matched_cents: int = 0
     matching_fund_id: str | None = None
+    payment_id: str | None = Field(None, description="the payment's id at the payment provider")
+    payment_expires_at: datetime | None = None
+    failure_reason: str | None = None
+    paid_at: datetime | None = None
+    refund_id: str | None = Field(None, description="the refund's id at the payment provider")
+    refunded_at: datetime | None = None
+    collected_at: datetime | None = None
     cancelled_at: datetime | None = None
-    settlement: str | None = None
-    settlement_reason: str | None = None
-    settled_at: datetime | None = None
     identity_erased_at: datetime | None = None
 
 

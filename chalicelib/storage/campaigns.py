@@ -208,6 +208,15 @@ def flag(campaign_id: str, attribute: str, now: str) -> bool:
     )
 
 
+def set_escrow(campaign_id: str, escrow_id: str) -> None:
+    """Keep the campaign's escrow at the provider (the same id however often it is opened)."""
+    dynamo.write(
+        dynamo.update(
+            keys.campaign(campaign_id), "SET escrow_id = :e", condition="attribute_exists(pk)", values={":e": escrow_id}
+        )
+    )
+
+
 def list_closed(*, since: str, until: str, limit: int, cursor: str | None, newest_first: bool = False) -> Page:
     """Closed campaigns (succeeded, failed, cancelled) by closure time, between two times."""
     q = dynamo.Query(

@@ -10,9 +10,12 @@ The only place that spells a `#`. The table (infra/template.yaml):
     news post            CAMPAIGN#<id>           UPDATE#<time>#<id>      -
     unsubscription       CAMPAIGN#<id>           UNSUBSCRIBED#<sub>      user_pk/user_sk (the contributor)
     pledge               PLEDGE#<id>             PLEDGE                  user_pk/user_sk (contributor),
-                                                                         campaign_pk/created_at (backers)
+                                                                         campaign_pk/created_at (backers),
+                                                                         status_pk PENDING#<n>/status_sk
+                                                                         <expiry>#<id> while its payment waits
     idempotency record   IDEMPOTENCY#<hash>      IDEMPOTENCY             ttl: expires_at (epoch seconds)
     contributor marker   CONTRIBUTOR#<sub>       CONTRIBUTOR             - (counts distinct contributors)
+    payer                PAYER#<sub>             PAYER                   - (their user id at the provider)
     matching fund        FUND#<id>               FUND                    - (its counters move with every
                                                                          matched pledge: no index to write)
     fund listing entry   FUND#<id>               LISTING                 status_pk FUNDS/status_sk <time>#<id>
@@ -20,14 +23,16 @@ The only place that spells a `#`. The table (infra/template.yaml):
     audit entry          AUDIT#<id>              AUDIT                   status_pk AUDIT/status_sk (all, by time),
                                                                          campaign_pk AUDIT#<campaign>/created_at,
                                                                          user_pk/user_sk (its actor)
-    payment (sandbox)    PAYMENT#<pledge id>     PAYMENT                 -
     ledger entry         LEDGER#<campaign id>    <kind>#<transaction>    - (once per provider transaction)
     sandbox PSP object   PSP#<kind>#<id>         <kind>                  - (the sandbox provider's own state:
     … wallet's movement  PSP#WALLET#<id>         TX#<time>#<id>          escrows, payments, refunds, transfers)
     signing secret       SECRET#<name>           SECRET                  -
+    reconciliation       RECONCILIATION          LATEST                  - (the latest run's report)
     platform counters    STATS                   GLOBAL                  -
     counted batch        STATS#BATCH#<sequence>  BATCH                   ttl: expires_at (a stream batch counted once)
 """
+
+import zlib
 
 Key = dict[str, str]
 
@@ -63,7 +68,10 @@ PUBLIC_SORTS = {
 # Partitions of by_status, with the attribute that orders each: the moderation queue by
 # submission time, live campaigns by deadline (those due for closure, those to remind),
 # closed ones by closure time until their pledges are settled.
+# Pledges waiting for their payment are spread over a few partitions by id, so that no
+# partition takes every pledge of the platform; the sweep reads each by expiry.
 SUBMITTED, LIVE, SETTLING = "SUBMITTED", "LIVE", "SETTLING"
+PENDING_SHARDS = 8
 WORK_PARTITIONS = {"submitted": (SUBMITTED, "submitted_at"), "live": (LIVE, "ends_at")}
 SETTLING_ORDER = "closed_at"
 FUNDS = "FUNDS"
@@ -140,8 +148,18 @@ def audit_campaign(campaign_id: str) -> str:
     return f"{AUDIT}#{campaign_id}"
 
 
-def payment(pledge_id: str) -> Key:
-    return _key("PAYMENT", pledge_id, "PAYMENT")
+def payer(contributor_id: str) -> Key:
+    return _key("PAYER", contributor_id, "PAYER")
+
+
+def pending_partition(shard: int) -> str:
+    return f"PENDING#{shard}"
+
+
+def pending(pledge_id: str, expires_at: str) -> dict[str, str]:
+    """The by_status attributes of a pledge waiting for its payment until `expires_at`."""
+    shard = zlib.crc32(pledge_id.encode()) % PENDING_SHARDS
+    return {"status_pk": pending_partition(shard), "status_sk": ordered(expires_at, pledge_id)}
 
 
 def ledger_partition(campaign_id: str) -> str:
@@ -163,6 +181,11 @@ def psp_wallet_transaction(wallet_id: str, created_at: str, transaction_id: str)
 
 def psp_wallet_transactions_prefix() -> str:
     return "TX#"
+
+
+def reconciliation() -> Key:
+    """The latest reconciliation's report."""
+    return {"pk": "RECONCILIATION", "sk": "LATEST"}
 
 
 def figures_batch(batch: str) -> Key:

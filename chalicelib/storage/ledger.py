@@ -7,7 +7,9 @@ same transaction as the state change it records (a pledge paid, refunded, collec
 
 from __future__ import annotations
 
-from ..records import LedgerEntry
+from typing import Any
+
+from ..records import EscrowCheck, LedgerEntry, Reconciliation
 from . import dynamo, keys
 
 
@@ -35,3 +37,31 @@ def entries(campaign_id: str, *, limit: int, cursor: str | None) -> tuple[list[L
 def escrow_balance(campaign_id: str) -> int:
     """What the ledger says the campaign's escrow holds."""
     return sum(entry.escrow_effect_cents for entry in dynamo.every(entries, campaign_id))
+
+
+def save_reconciliation(report: Reconciliation) -> None:
+    """Keep `report` as the latest reconciliation (an older run never replaces a newer)."""
+    item = {
+        **keys.reconciliation(),
+        "run_at": report.run_at,
+        "escrows_checked": report.escrows_checked,
+        "differences": [check._asdict() for check in report.differences],
+        "unreadable": list(report.unreadable),
+    }
+    request = dynamo.put(item, new=False)["Put"]
+    request["ConditionExpression"] = "attribute_not_exists(run_at) OR run_at <= :at"
+    request["ExpressionAttributeValues"] = dynamo.to_ddb({":at": report.run_at})
+    dynamo.conditional_put(request)
+
+
+def latest_reconciliation() -> Reconciliation | None:
+    item = dynamo.get(keys.reconciliation())
+    if item is None:
+        return None
+    checks: list[Any] = item.get("differences", [])
+    return Reconciliation(
+        run_at=item["run_at"],
+        escrows_checked=int(item["escrows_checked"]),
+        differences=tuple(dynamo.record(EscrowCheck, check) for check in checks),
+        unreadable=tuple(item.get("unreadable", [])),
+    )

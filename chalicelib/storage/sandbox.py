@@ -1,6 +1,6 @@
-"""The sandbox payment provider's own state (chalicelib/payments.py), kept in the table as a
-real provider keeps its own: each pledge's settlement attempt, and the escrow side of
-"Money (v2)": wallets with their balance and movements, card payments, refunds, transfers.
+"""The sandbox payment provider's own state (chalicelib/escrow.py), kept in the table as a
+real provider keeps its own: wallets with their balance and movements, card payments,
+refunds, transfers.
 
 Every money movement changes a wallet's balance and appends the wallet's transaction in
 one transaction, conditioned as a provider would refuse it: a payment completes once, a
@@ -12,20 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..records import EscrowPayment, EscrowTransfer, Payment
+from ..records import EscrowPayment, EscrowTransfer
 from . import dynamo, keys
 
 WALLET, PAYIN, TRANSFER = "WALLET", "PAYIN", "TRANSFER"
-
-
-def get(pledge_id: str) -> Payment | None:
-    item = dynamo.get(keys.payment(pledge_id))
-    return dynamo.record(Payment, item) if item else None
-
-
-def put(pledge_id: str, payment: Payment) -> None:
-    item = {**payment._asdict(), **keys.payment(pledge_id)}
-    dynamo.client().put_item(TableName=dynamo.table(), Item=dynamo.to_ddb(item))
 
 
 # --- escrow wallets --------------------------------------------------------------------

@@ -1,18 +1,19 @@
-"""Settlement of closed campaigns (chalicelib/finalisation.py): the settling partition, the
-checkpoint of each pass, and each pledge's outcome written once.
+"""Settlement of closed campaigns (chalicelib/finalisation.py): the settling partition and
+the checkpoint of each pass.
 
 A closed campaign stays in by_status's SETTLING partition until every pledge is settled;
 its item keeps the pass's checkpoint (settlement_cursor, settlement_retry_pending,
 settlement_heartbeat) and the claims of its one-time steps (owner_notified_at,
-matching_closed_at), none of which leave storage but as a Settlement record.
+matching_closed_at), none of which leave storage but as a Settlement record. Each pledge's
+move is written by chalicelib/storage/pledges.py, from the state it was read in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from ..records import Pledge, Settlement
+from ..records import Settlement
 from . import campaigns, dynamo, keys
 
 
@@ -46,7 +47,7 @@ def claim_owner_mail(campaign_id: str, now: str) -> bool:
 
 def save_progress(campaign_id: str, cursor: str | None, retry_pending: int, now: str) -> None:
     """The checkpoint of a pass: where to go on, and how many pledges of this pass wait
-    for another payment attempt."""
+    for a later one (the provider could not answer)."""
     set_values: dict[str, Any] = {"settlement_heartbeat": now, "settlement_retry_pending": retry_pending}
     if cursor:
         set_values["settlement_cursor"] = cursor
@@ -69,42 +70,3 @@ def finish(campaign_id: str, now: str) -> bool:
             values={":now": now},
         )
     )
-
-
-def _outcome_update(pledge: Pledge, fields: Mapping[str, Any]) -> dynamo.Item:
-    """A pledge's settlement outcome, unless another run already settled it for good: only
-    a pledge with no settlement, or with the failed attempt this run saw, moves."""
-    expression, names, values = dynamo.update_expression(fields)
-    values[":failed"] = "payment_failed"
-    values[":seen"] = pledge.payment_attempts
-    return dynamo.update(
-        keys.pledge(pledge.id),
-        expression,
-        condition="attribute_not_exists(settlement) OR "
-        "(settlement = :failed AND (attribute_not_exists(payment_attempts) OR payment_attempts = :seen))",
-        names=names,
-        values=values,
-    )
-
-
-def record_outcome(pledge: Pledge, fields: Mapping[str, Any]) -> bool:
-    """Write a pledge's settlement outcome; True when this call moved it."""
-    return dynamo.conditional_update(_outcome_update(pledge, fields))
-
-
-def record_outcomes(outcomes: Sequence[tuple[Pledge, Mapping[str, Any]]]) -> list[bool]:
-    """Write pledges' outcomes, one transaction per 100 instead of one request each. If a
-    condition fails (another run moved one of them), the transaction writes nothing and
-    its pledges are written one by one. Answers which moved, in order."""
-    moved: list[bool] = []
-    for start in range(0, len(outcomes), dynamo.TRANSACTION_MAX_ITEMS):
-        batch = outcomes[start : start + dynamo.TRANSACTION_MAX_ITEMS]
-        if len(batch) > 1:
-            try:
-                dynamo.transact([({"Update": _outcome_update(p, f)}, p.id) for p, f in batch], "a pledge moved")
-                moved += [True] * len(batch)
-                continue
-            except dynamo.ConditionFailed:
-                pass
-        moved += [record_outcome(p, f) for p, f in batch]
-    return moved

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import clock, finalisation
+from chalicelib import clock, finalisation, payments
 from tests.api.test_campaigns_api import (
     MODERATOR,
     OWNER,
@@ -28,6 +28,7 @@ from tests.api.test_campaigns_api import (
     submit,
 )
 from tests.conftest import bearer
+from tests.factories import complete_payment
 
 BACKER = bearer("backer-lea", name="Léa Dupont")
 
@@ -68,18 +69,20 @@ def walk(client, path: str, who=None, **params) -> list[list[str]]:
 
 
 def close(client, campaign: dict, outcome: str) -> None:
-    """Closes a live campaign past its deadline through the deadline function. DRAFT's
-    campaigns keep it all: they succeed iff they raised anything."""
+    """Closes a live campaign past its deadline and payment window through the deadline
+    function. DRAFT's campaigns keep it all: they succeed iff they raised anything."""
     if outcome == "succeeded":
         pledge(client, campaign["id"], 1_000)
-    after_deadline = clock.parse(campaign["ends_at"]) + timedelta(seconds=1)
-    assert finalisation.close(campaign["id"], after_deadline) == outcome
+    after_window = clock.parse(campaign["ends_at"]) + payments.window() + timedelta(seconds=1)
+    assert finalisation.close(campaign["id"], after_window) == outcome
 
 
 def pledge(client, campaign_id: str, amount_cents: int) -> None:
+    """A pledge, paid on the sandbox's hosted page."""
     headers = {**BACKER, "Idempotency-Key": uuid.uuid4().hex}
     answer = call(client, "POST", f"/campaigns/{campaign_id}/pledges", headers, {"amount_cents": amount_cents})
     assert answer.status == 201, answer.json
+    complete_payment(client, answer.json["payment"]["redirect_url"], "succeeded")
 
 
 # --- what the public list shows ------------------------------------------------------------

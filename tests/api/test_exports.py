@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib import clock, finalisation, storage
+from chalicelib import clock, finalisation, payments, storage
 from tests.conftest import bearer
 from tests.factories import MODERATOR, campaign_body, live_campaign, pledge
 
@@ -22,8 +22,9 @@ FIRST_CLOSURE, SECOND_CLOSURE = "2026-03-13", "2026-03-23"
 
 
 def closes(client, campaign_id):
+    """The scheduled run one second after the deadline and payment window."""
     ends_at = clock.parse(client.http.get(f"/campaigns/{campaign_id}").json_body["ends_at"])
-    finalisation.run(ends_at + timedelta(seconds=1))
+    finalisation.run(ends_at + payments.window() + timedelta(seconds=1))
 
 
 @pytest.fixture
@@ -64,9 +65,14 @@ def export(client, query="format=json", who=MODERATOR):
 
 
 def stored_pledges(campaign_id):
-    items, cursor = storage.pledges.list_for_campaign(campaign_id, limit=100, cursor=None)
+    """Every stored pledge of a campaign, whatever its state."""
+    items, cursor = storage.pledges.list_for_campaign(campaign_id, limit=100, cursor=None, counted_only=False)
     assert cursor is None
     return [p._asdict() for p in items]
+
+
+def amounts(campaign_id, status):
+    return sum(p["amount_cents"] for p in stored_pledges(campaign_id) if p["status"] == status)
 
 
 def test_the_json_export_lists_closed_campaigns_and_totals_their_lines(client, closed):
@@ -80,16 +86,26 @@ def test_the_json_export_lists_closed_campaigns_and_totals_their_lines(client, c
     assert (funded["goal_cents"], funded["crowd_cents"], funded["collected_cents"]) == (10_000, 12_550, 12_550)
     assert (funded["contributors"], funded["pledges"]) == (2, 3)  # the cancelled pledge is not counted
     assert (funded["matched_cents"], funded["matching_fund_id"]) == (0, None)
-    assert lines[closed["failed"]]["collected_cents"] == 0  # released, not collected
+    assert lines[closed["failed"]]["collected_cents"] == 0  # refunded, not collected
     assert lines[closed["failed"]]["category"] == "business"
 
     totals = body["totals"]
     for name in ("goal_cents", "crowd_cents", "collected_cents", "matched_cents", "contributors", "pledges"):
         assert totals[name] == sum(line[name] for line in body["items"]), name
     assert totals["campaigns"] == 3
+    # The crowd money at closure: collected when the campaign succeeded, refunded otherwise
+    # (Jean's pledge, refunded when he cancelled it, left the totals before).
+    assert funded["crowd_cents"] == amounts(closed["funded"], "collected") == 12_550
+    assert amounts(closed["funded"], "refunded") == 9_999
+    for gone in ("failed", "cancelled"):
+        assert {p["status"] for p in stored_pledges(closed[gone])} == {"refunded"}
+        assert lines[closed[gone]]["crowd_cents"] == amounts(closed[gone], "refunded")
+        assert lines[closed[gone]]["collected_cents"] == 0
+        # Their backers, refunded at closure, still backed the campaign.
+        assert (lines[closed[gone]]["contributors"], lines[closed[gone]]["pledges"]) == (1, 1)
+    assert totals["crowd_cents"] == 12_550 + 1_000 + 700
     every_pledge = [p for campaign_id in lines for p in stored_pledges(campaign_id)]
-    assert totals["crowd_cents"] == sum(p["amount_cents"] for p in every_pledge) == 12_550 + 1_000 + 700
-    assert totals["collected_cents"] == sum(p["amount_cents"] for p in every_pledge if p["settlement"] == "collected")
+    assert totals["collected_cents"] == sum(p["amount_cents"] for p in every_pledge if p["status"] == "collected")
 
 
 def test_the_csv_opens_in_a_french_spreadsheet_and_parses_back_with_semicolons(client, closed):
@@ -237,7 +253,7 @@ def test_a_matched_campaign_shows_its_fund_and_keeps_crowd_and_matched_apart(cli
     (line,) = export(client).json_body["items"]
     assert (line["crowd_cents"], line["matched_cents"]) == (6_000, 5_000)
     assert (line["matching_fund_id"], line["matching_fund_name"]) == (fund_id, "Fonds culture 2026")
-    assert line["crowd_cents"] == sum(p["amount_cents"] for p in stored_pledges(campaign_id))
+    assert line["crowd_cents"] == line["collected_cents"] == amounts(campaign_id, "collected")
     rows = list(csv.reader(io.StringIO(export(client, "format=csv").body.decode("utf-8-sig")), delimiter=";"))
     heading, row, total = rows
     assert row[heading.index("Fonds d'abondement")] == "Fonds culture 2026"

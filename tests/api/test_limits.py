@@ -13,7 +13,17 @@ from tests.conftest import bearer
 MODERATOR = bearer("moderatrice", name="Claire Moderatrice", groups=("moderators",))
 PROBLEM_JSON = "application/problem+json"
 WITH_BODY = [pytest.param(spec, id=f"{spec.method} {spec.path}") for spec in api.routes if spec.body]
-WITH_QUERY = [pytest.param(spec, id=f"{spec.method} {spec.path}") for spec in api.routes if spec.query]
+WITH_QUERY = [
+    pytest.param(spec, id=f"{spec.method} {spec.path}")
+    for spec in api.routes
+    if spec.query and spec.query.model_config.get("extra") == "forbid"
+]
+# The payment provider's notifications: it may add parameters, and none of them is trusted.
+LENIENT_QUERY = [
+    pytest.param(spec, id=f"{spec.method} {spec.path}")
+    for spec in api.routes
+    if spec.query and spec.query.model_config.get("extra") != "forbid"
+]
 PAGED = [
     pytest.param(spec, id=f"{spec.method} {spec.path}")
     for spec in api.routes
@@ -74,6 +84,24 @@ def test_the_default_limit_is_64_kib(client):
 def test_an_unknown_query_parameter_is_400_naming_it(client, spec):
     answer = client.http.request(spec.method, concrete(spec.path) + "?colour=bleu", headers=MODERATOR)
     assert {"field": "colour", "message": "Extra inputs are not permitted"} in problem(answer, 400)["errors"]
+
+
+def test_only_the_provider_s_notifications_take_unknown_query_parameters():
+    assert {(spec.method, spec.path) for spec in (p.values[0] for p in LENIENT_QUERY)} == {
+        ("GET", "/payments/notifications/{provider}"),
+        ("POST", "/payments/notifications/{provider}"),
+    }
+
+
+@pytest.mark.parametrize("spec", LENIENT_QUERY)
+def test_the_provider_s_notifications_ignore_unknown_query_parameters(client, spec):
+    """Handled as one naming nothing of ours: nothing moves, and the provider is not told
+    to send it again and again. The parameters read are still bounded."""
+    path = spec.path.replace("{provider}", "sandbox")
+    answer = client.http.request(spec.method, f"{path}?EventType=PAYIN_NORMAL_SUCCEEDED&colour=bleu")
+    assert (answer.status_code, json.loads(answer.body)) == (200, {"handled": False})
+    too_long = client.http.request(spec.method, f"{path}?RessourceId={'x' * 101}")
+    assert [error["field"] for error in problem(too_long, 400)["errors"]] == ["RessourceId"]
 
 
 @pytest.mark.parametrize("spec", PAGED)

@@ -1,7 +1,7 @@
 """Matching funds (abondement) as moderators and the public meet them: funds and their
-attachment, top-ups reserved with each pledge, given back on cancellation and failure,
-spent on success, and the one write request of a pledge. The rule's arithmetic is in
-tests/unit/test_matching_rules.py."""
+attachment, top-ups reserved when a pledge is paid (never for a payment that fails),
+given back on cancellation and failure, due on success, and the one write request of a
+pledge and of its payment. The rule's arithmetic is in tests/unit/test_matching_rules.py."""
 
 import json
 from collections import Counter
@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from bench.matching import measure
-from chalicelib import clock, finalisation, matching, storage
+from bench.requests import count_requests
+from chalicelib import clock, escrow, finalisation, matching, payments, storage
 from tests.conftest import bearer
-from tests.factories import MODERATOR, campaign_body, live_campaign, pledge
+from tests.factories import MODERATOR, campaign_body, complete_payment, live_campaign, pledge
 
 NOW = clock.now()
 
@@ -329,7 +329,8 @@ def test_a_fund_not_open_yet_tops_up_nothing(client):
 
 
 def close_and_settle(client, campaign_id):
-    after = clock.parse(shown(client, campaign_id)["ends_at"]) + timedelta(seconds=1)
+    """Closed one second after its deadline and payment window, then a rerun."""
+    after = clock.parse(shown(client, campaign_id)["ends_at"]) + payments.window() + timedelta(seconds=1)
     finalisation.run(after)
     finalisation.run(after + timedelta(minutes=11))  # a rerun changes nothing more
 
@@ -352,6 +353,51 @@ def test_closure_spends_a_succeeded_campaigns_top_ups_and_gives_back_a_failed_on
         "released_cents": 5_000 - spent,
     }
     assert (record["campaign_title"], record["crowd_cents"]) == ("Le rythme des maux", 5_000)
+    (mine,) = client.http.get("/me/pledges", headers=bearer("contributrice")).json_body["items"]
+    assert (mine["status"], mine["matched_cents"]) == ("collected" if spent else "refunded", 5_000)
+
+
+def test_a_pledge_whose_payment_fails_never_counts_nor_reserves_its_top_up(client):
+    """The reported bug: goal 100 €, a 50 € pledge matched 50 €, whose card payment fails
+    for good. The campaign must fail; nothing of the fund is due; nothing is collected."""
+    campaign_id, fund_id = matched_campaign(client, goal_cents=10_000, title="Le rythme des maux")
+    refused = pledge(client, campaign_id, key="refusee", amount_cents=5_000, pay="failed")
+    assert refused.status_code == 201
+    assert (refused.json_body["status"], refused.json_body["matched_cents"]) == ("payment_failed", 0)
+    assert refused.json_body["failure_reason"] == "carte refusée"
+    campaign = shown(client, campaign_id)
+    assert (campaign["raised_cents"], campaign["matched_cents"], campaign["pledge_count"]) == (0, 0, 0)
+    assert money(client, fund_id) == (0, 0, 100_000)
+
+    close_and_settle(client, campaign_id)
+    assert shown(client, campaign_id)["status"] == "failed"
+    assert money(client, fund_id) == (0, 0, 100_000)  # spent_cents stays 0
+    record = storage.funds.get_matching_record(fund_id, campaign_id)
+    assert (record.outcome, record.matched_cents, record.spent_cents) == ("failed", 0, 0)
+    (line,) = client.http.get("/exports/closed-campaigns?format=json", headers=MODERATOR).json_body["items"]
+    assert (line["outcome"], line["crowd_cents"], line["collected_cents"], line["matched_cents"]) == (
+        "failed",
+        0,
+        0,
+        0,
+    )
+    assert (line["contributors"], line["pledges"]) == (0, 0)
+    (mine,) = client.http.get("/me/pledges", headers=bearer("contributrice")).json_body["items"]
+    assert mine["status"] == "payment_failed"
+
+
+def test_a_top_up_is_reserved_when_its_pledge_is_paid_not_when_it_is_asked_for(client):
+    campaign_id, fund_id = matched_campaign(client, goal_cents=10_000)
+    waiting = pledge(client, campaign_id, amount_cents=3_000, pay=None).json_body
+    assert (waiting["status"], waiting["matched_cents"]) == ("pending_payment", 0)
+    assert money(client, fund_id) == (0, 0, 100_000)
+    assert shown(client, campaign_id)["matched_cents"] == 0
+    complete_payment(client, waiting["payment"]["redirect_url"], "succeeded")
+    (paid,) = client.http.get("/me/pledges", headers=bearer("contributrice")).json_body["items"]
+    assert (paid["status"], paid["matched_cents"]) == ("paid", 3_000)
+    assert money(client, fund_id) == (3_000, 0, 97_000)
+    campaign = shown(client, campaign_id)
+    assert (campaign["crowd_cents"], campaign["matched_cents"], campaign["raised_cents"]) == (3_000, 3_000, 6_000)
 
 
 def test_a_cancelled_campaign_gives_all_its_top_ups_back_once(client):
@@ -371,11 +417,62 @@ def test_a_cancelled_campaign_gives_all_its_top_ups_back_once(client):
 # --- faults and request counts -------------------------------------------------------------
 
 
-def test_a_matched_pledge_is_still_one_write_request(client):
-    rows = measure(client)
-    # idempotency record, pledge, campaign, fund: the platform figures follow from the stream
-    write = Counter({"TransactWriteItems (4 items)": 1})
-    assert rows["matched pledge"] == Counter(BatchGetItem=1) + write
-    assert rows["first matched pledge on a campaign in this container"] == Counter(BatchGetItem=1, GetItem=1) + write
-    assert rows["matched pledge, same key and body again (replay)"] == Counter(BatchGetItem=1)
-    assert rows["cancellation of a matched pledge"] == Counter({"GetItem": 1, "TransactWriteItems (3 items)": 1})
+def _pk(item):
+    (request,) = item.values()
+    return (request.get("Key") or request["Item"])["pk"]["S"]
+
+
+def operation(name, params):
+    """A DynamoDB request: a transaction by the kinds of items it writes; the sandbox
+    provider's own requests (its state is in the table; a real provider's is not) apart."""
+    if name == "TransactWriteItems":
+        kinds = sorted({storage.keys.kind(_pk(item)) for item in params["TransactItems"]})
+        return "provider TransactWriteItems" if kinds == ["PSP"] else f"TransactWriteItems ({', '.join(kinds)})"
+    key = params.get("Key") or params.get("Item") or {}
+    return f"{'provider ' if key.get('pk', {}).get('S', '').startswith('PSP#') else ''}{name}"
+
+
+def writes(operations):
+    return {name: n for name, n in operations.items() if any(w in name for w in ("Transact", "Put", "Update"))}
+
+
+def test_a_matched_pledge_and_its_payment_are_one_write_request_each(client):
+    campaign_id, _ = matched_campaign(client)
+    give(client, campaign_id, 1_000, key="warm-up")  # its fund and its contributor known from now on
+    headers = {**bearer("contributrice"), "Idempotency-Key": "b"}
+    body = json.dumps({"amount_cents": 2_500})
+    asked = {}
+
+    def ask():
+        asked.update(client.http.post(f"/campaigns/{campaign_id}/pledges", headers=headers, body=body).json_body)
+
+    # Asked for: the pledge, its key and its campaign's check (the provider records its page).
+    assert count_requests(ask, operation) == Counter(
+        {"BatchGetItem": 1, "provider PutItem": 1, "TransactWriteItems (CAMPAIGN, IDEMPOTENCY, PLEDGE)": 1}
+    )
+    assert count_requests(ask, operation) == Counter(BatchGetItem=1)  # the same key and body: replayed
+    payment_id = asked["payment"]["redirect_url"].rsplit("/", 1)[1]
+    assert escrow.SandboxEscrow().complete(payment_id, "succeeded") is not None
+
+    def notified():
+        query = f"EventType=PAYIN_NORMAL_SUCCEEDED&RessourceId={payment_id}"
+        answer = client.http.get(f"/payments/notifications/sandbox?{query}")
+        assert answer.json_body == {"handled": True}
+
+    # Paid: counted with its top-up reserved and its ledger entry, in one write.
+    paid = count_requests(notified, operation)
+    assert writes(paid) == {"TransactWriteItems (CAMPAIGN, FUND, LEDGER, PLEDGE)": 1}
+    assert paid["provider GetItem"] == 1  # the payment read again at the provider, never trusted
+    again = count_requests(notified, operation)  # the same notification again: read, nothing written
+    assert again == Counter({"provider GetItem": 1, "GetItem": 1})
+    assert storage.pledges.get(asked["id"]).matched_cents == 2_500
+
+    # Cancelled while live: refunded at the provider, then out of the totals with its
+    # top-up given back and the refund in the ledger, in one write.
+    def cancel():
+        assert client.http.post(f"/pledges/{asked['id']}/cancel", headers=bearer("contributrice")).status_code == 200
+
+    assert writes(count_requests(cancel, operation)) == {
+        "provider TransactWriteItems": 1,
+        "TransactWriteItems (CAMPAIGN, FUND, LEDGER, PLEDGE)": 1,
+    }

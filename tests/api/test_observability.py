@@ -9,9 +9,9 @@ import pytest
 from chalice.local import LambdaContext
 
 from app import app
-from chalicelib import campaigns, clock, observability
+from chalicelib import campaigns, clock, escrow, observability, payments
 from tests.conftest import token
-from tests.factories import live_campaign
+from tests.factories import live_campaign, pledge
 
 OWNER = {"sub": "porteuse", "name": "Camille Lecarpentier", "email": "camille.lecarpentier@exemple.fr"}
 CONTRIBUTOR = {"sub": "contributrice", "name": "Léa Dupont", "email": "lea.dupont@exemple.fr"}
@@ -162,12 +162,55 @@ def test_a_signed_in_journey_leaves_no_e_mail_or_token_in_the_output(journey, ca
         assert secret not in raw
 
 
-def test_pledges_count_and_amounts_are_metrics_replays_are_not(journey, capsys):
-    assert call(pledge_event(journey, "req-p1", key="cle-1", amount=5000))[0] == 201
-    assert call(pledge_event(journey, "req-p2", key="cle-2", amount=2500))[0] == 201
+def payment_page_event(pledge, request_id, outcome="succeeded"):
+    """The sandbox's hosted page: the payer's button, a form POST to the pledge's redirect_url."""
+    payment_id = pledge["payment"]["redirect_url"].rsplit("/", 1)[1]
+    event = gateway_event(
+        "POST",
+        f"/sandbox/payments/{payment_id}",
+        "/sandbox/payments/{payment_id}",
+        request_id,
+        params={"payment_id": payment_id},
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    return {**event, "body": f"outcome={outcome}"}
+
+
+def notification_event(pledge, request_id):
+    """The provider's notification of a pledge's payment, as Mangopay sends its hooks."""
+    payment_id = pledge["payment"]["redirect_url"].rsplit("/", 1)[1]
+    query = {"EventType": "PAYIN_NORMAL_SUCCEEDED", "RessourceId": payment_id}
+    event = gateway_event(
+        "GET",
+        "/payments/notifications/sandbox",
+        "/payments/notifications/{provider}",
+        request_id,
+        params={"provider": "sandbox"},
+    )
+    return {
+        **event,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
+    }
+
+
+def page_status(event) -> int:
+    return app(event, LambdaContext("oze-dev-APIHandler", memory_size=512))["statusCode"]
+
+
+def test_pledges_count_and_amounts_are_metrics_when_paid_replays_are_not(journey, capsys):
+    status, first = call(pledge_event(journey, "req-p1", key="cle-1", amount=5000))
+    assert status == 201
+    status, second = call(pledge_event(journey, "req-p2", key="cle-2", amount=2500))
+    assert status == 201
+    assert emf(output(capsys)) == {}  # asked for, not paid yet
+    assert page_status(payment_page_event(first, "req-pay1")) == 303
+    assert page_status(payment_page_event(second, "req-pay2")) == 303
     assert emf(output(capsys)) == {"Pledges": 2, "PledgedCents": 7500}
     status, replayed = call(pledge_event(journey, "req-p3", key="cle-1", amount=5000))
-    assert status == 201
+    assert status == 201 and replayed["id"] == first["id"]
+    assert call(notification_event(first, "req-n1")) == (200, {"handled": True})  # the provider's own, late
+    assert page_status(payment_page_event(first, "req-pay3")) == 303  # the button pressed again
     assert emf(output(capsys)) == {}
     pledge_id = replayed["id"]
     cancel = gateway_event(
@@ -180,7 +223,7 @@ def test_pledges_count_and_amounts_are_metrics_replays_are_not(journey, capsys):
     )
     assert call(cancel)[0] == 200
     lines = output(capsys)
-    assert emf(lines) == {"PledgesCancelled": 1}
+    assert emf(lines) == {"PledgesCancelled": 1, "PledgesRefunded": 1}  # paid: refunded at the provider
     (metrics_line,) = [line for line in lines if "_aws" in line]
     assert (metrics_line["service"], metrics_line["stage"]) == ("oze", "local")
 
@@ -200,29 +243,51 @@ def test_the_first_invocation_of_a_container_counts_a_cold_start(emulated_aws, c
     assert all(line["cold_start"] is False for line in logs(second))
 
 
-def test_closures_and_settlement_failures_are_metrics_of_the_scheduled_run(client, capsys, monkeypatch):
-    monkeypatch.setenv("PAYMENT_MAX_ATTEMPTS", "1")
-    campaign_id, _ = live_campaign(client, goal_cents=10_000)
-    headers = {"Authorization": f"Bearer {token('lea', name='Léa Dupont', email='lea@exemple.fr')}"}
-    body = json.dumps({"amount_cents": 20_000, "payment_token": "sandbox_declined"})
-    answer = client.http.post(
-        f"/campaigns/{campaign_id}/pledges",
-        headers={**headers, "Content-Type": "application/json", "Idempotency-Key": "k"},
-        body=body,
-    )
-    assert answer.status_code == 201
-    ends_at = clock.parse(client.http.get(f"/campaigns/{campaign_id}").json_body["ends_at"])
-    monkeypatch.setattr(clock, "now", lambda: ends_at + timedelta(seconds=1))
+def test_a_refused_card_is_a_payment_failure_metric(journey, capsys):
+    status, made = call(pledge_event(journey, "req-p1", key="cle-1", amount=5000))
+    assert status == 201
+    capsys.readouterr()
+    assert page_status(payment_page_event(made, "req-pay", outcome="failed")) == 303
+    assert emf(output(capsys)) == {"PaymentFailures": 1}
+
+
+def test_closures_refunds_and_provider_failures_are_metrics_of_the_scheduled_run(client, capsys, monkeypatch):
+    """Two campaigns due: one succeeds, one fails with a paid pledge whose refund the
+    provider cannot make yet; the next run refunds it."""
+    campaigns_due = []
+    for goal, amount in ((10_000, 20_000), (50_000, 5_000)):
+        campaign_id, _ = live_campaign(client, goal_cents=goal)
+        answer = pledge(client, campaign_id, contributor="lea", name="Léa Dupont", key=f"k{goal}", amount_cents=amount)
+        assert (answer.status_code, answer.json_body["status"]) == (201, "paid")
+        campaigns_due.append(campaign_id)
+    ends_at = max(clock.parse(client.http.get(f"/campaigns/{c}").json_body["ends_at"]) for c in campaigns_due)
+    moment = ends_at + payments.window() + timedelta(seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: moment)
+    real_refund = escrow.SandboxEscrow.refund
+
+    def unreachable(self, payment):
+        raise escrow.ProviderError("the provider answered 503", retryable=True)
+
+    monkeypatch.setattr(escrow.SandboxEscrow, "refund", unreachable)
     capsys.readouterr()
     event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={}, resources=[])
     client.lambda_.invoke("finalise", event)
     lines = output(capsys)
-    assert emf(lines) == {"CampaignsSucceeded": 1, "SettlementPaymentFailures": 1, "SettlementPaymentsAbandoned": 1}
+    assert emf(lines) == {"CampaignsSucceeded": 1, "CampaignsFailed": 1, "RefundsDelayed": 1}
     messages = {line["message"]: line for line in logs(lines)}
-    assert {"payment failed for good", "finalisation run"} <= set(messages)
+    assert {"a pledge waits for the next pass", "finalisation run"} <= set(messages)
     assert len({line["correlation_id"] for line in logs(lines)}) == 1  # the Lambda request id
-    assert messages["finalisation run"]["closed"] == 1
+    waiting = messages["a pledge waits for the next pass"]  # logged by a refund thread
+    assert waiting["correlation_id"] == messages["finalisation run"]["correlation_id"]
+    assert messages["finalisation run"]["closed"] == 2
     assert "@exemple.fr" not in json.dumps(lines)
+
+    monkeypatch.setattr(escrow.SandboxEscrow, "refund", real_refund)
+    moment += timedelta(minutes=11)  # the settlement left waiting is handed on again
+    client.lambda_.invoke("finalise", event)
+    lines = output(capsys)
+    assert emf(lines) == {"PledgesRefunded": 1}
+    assert logs(lines)[-1]["message"] == "finalisation run" and logs(lines)[-1]["dispatched"] == 1
 
 
 def test_counting_outside_an_invocation_records_nothing(emulated_aws):

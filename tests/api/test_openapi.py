@@ -56,8 +56,9 @@ def test_operations_carry_their_route_s_parameters_body_answer_and_security(docu
             assert parameters[("path", name)]["required"] is True
         query_fields = {f.alias or name for name, f in spec.query.model_fields.items()} if spec.query else set()
         assert {name for where, name in parameters if where == "query"} == query_fields
-        if spec.body:
-            schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        if spec.body:  # JSON, or the form of a hosted page (the sandbox's)
+            assert set(operation["requestBody"]["content"]) == {spec.consumes}
+            schema = operation["requestBody"]["content"][spec.consumes]["schema"]
             assert schema == {"$ref": f"#/components/schemas/{spec.body.__name__}"}
         else:
             assert "requestBody" not in operation

@@ -29,7 +29,8 @@ def test_a_pledge_is_counted_in_the_campaign_and_the_reward_stock(client):
     )
     assert answer.status_code == 201
     assert answer.json_body["amount_cents"] == 4500
-    assert answer.json_body["status"] == "active"
+    assert answer.json_body["status"] == "paid" and answer.json_body["paid_at"]
+    assert answer.json_body["payment"] is None  # nothing left to pay
     assert "Idempotent-Replayed" not in answer.headers
     shown = campaign(client, campaign_id)
     assert (shown["raised_cents"], shown["pledge_count"], shown["percent_funded"]) == (4500, 1, 0)
@@ -81,13 +82,13 @@ def test_an_expired_key_makes_a_new_pledge(client, monkeypatch):
     assert second.json_body["id"] != first.json_body["id"]
 
 
-def test_cancel_restores_total_count_and_stock_and_twice_is_409(client):
+def test_cancelling_a_paid_pledge_refunds_it_restores_total_count_and_stock_and_twice_is_409(client):
     campaign_id, rewards = live_campaign(client, rewards=[WORKSHOP])
     made = pledge(client, campaign_id, amount_cents=3000, reward_id=rewards["Atelier tricot"]).json_body
     headers = bearer("contributrice")
     cancelled = client.http.post(f"/pledges/{made['id']}/cancel", headers=headers)
     assert cancelled.status_code == 200
-    assert cancelled.json_body["status"] == "cancelled"
+    assert cancelled.json_body["status"] == "refunded" and cancelled.json_body["refunded_at"]
     shown = campaign(client, campaign_id)
     assert (shown["raised_cents"], shown["pledge_count"], shown["rewards"][0]["remaining"]) == (0, 0, 2)
     assert client.http.post(f"/pledges/{made['id']}/cancel", headers=headers).status_code == 409
@@ -234,10 +235,12 @@ def test_public_answers_never_carry_contributor_identities(client):
         assert "sub-secret-42" not in text and "exemple.fr" not in text and "Personne Anonyme" not in text, path
 
 
-def test_backer_list_pages_through_every_active_pledge(client):
+def test_backer_list_pages_through_every_paid_pledge(client):
     campaign_id, _ = live_campaign(client)
     made = [pledge(client, campaign_id, contributor=f"c{n}", amount_cents=1000 + n).json_body for n in range(7)]
-    client.http.post(f"/pledges/{made[3]['id']}/cancel", headers=bearer("c3"))
+    assert client.http.post(f"/pledges/{made[3]['id']}/cancel", headers=bearer("c3")).json_body["status"] == "refunded"
+    assert pledge(client, campaign_id, contributor="pas-encore", amount_cents=5000, pay=None).status_code == 201
+    assert pledge(client, campaign_id, contributor="refusee", amount_cents=5000, pay="failed").status_code == 201
     seen, cursor = [], None
     while True:
         query = f"?limit=2&cursor={cursor}" if cursor else "?limit=2"

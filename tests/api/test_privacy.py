@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import clock, finalisation, storage
+from chalicelib import clock, finalisation, payments, storage
 from tests.api.test_matching import fund_body
 from tests.conftest import bearer
-from tests.factories import MODERATOR, live_campaign, pledge
+from tests.factories import MODERATOR, complete_payment, live_campaign, pledge
 
 # The owner of the factories' campaigns; its description names him.
 OWNER = bearer("porteur", name="Yannick Hervé")
@@ -21,16 +21,23 @@ LEA_PERSONAL = ("Léa Dupont", "lea.dupont@exemple.fr", "Courage à toute l'équ
 
 
 def lea_pledges(client, campaign_id, key="k", amount_cents=2500):
+    """Léa's pledge, paid on the provider's page."""
     headers = {**LEA, "Idempotency-Key": key}
     body = {"amount_cents": amount_cents, "message": "Courage à toute l'équipe, Yannick Hervé !"}
     answer = client.http.post(f"/campaigns/{campaign_id}/pledges", headers=headers, body=json.dumps(body))
     assert answer.status_code == 201, answer.body
+    complete_payment(client, answer.json_body["payment"]["redirect_url"], "succeeded")
     return answer.json_body
 
 
-def close(client, campaign_id):
+def after_closure(client, campaign_id):
+    """A moment after the campaign's deadline and payment window: it closes then."""
     ends_at = clock.parse(client.http.get(f"/campaigns/{campaign_id}").json_body["ends_at"])
-    finalisation.run(ends_at + timedelta(seconds=1))
+    return ends_at + payments.window() + timedelta(seconds=1)
+
+
+def close(client, campaign_id):
+    finalisation.run(after_closure(client, campaign_id))
     assert client.http.get(f"/campaigns/{campaign_id}").json_body["status"] in ("succeeded", "failed")
 
 
@@ -59,8 +66,11 @@ def test_my_data_holds_my_campaigns_media_news_pledges_and_audit_entries(client)
 
     theirs = client.http.get("/me/data", headers=LEA).json_body
     assert [(p["amount_cents"], p["contributor_email"]) for p in theirs["pledges"]] == [(2500, "lea.dupont@exemple.fr")]
-    assert theirs["pledges"][0]["message"].startswith("Courage")
-    assert theirs["contributor_since"] and theirs["campaigns"] == [] and theirs["audit"] == []
+    held = theirs["pledges"][0]
+    assert held["message"].startswith("Courage")
+    assert held["status"] == "paid" and held["paid_at"] and held["payment_id"].startswith("payin-")
+    assert theirs["contributor_since"] == held["paid_at"]
+    assert theirs["campaigns"] == [] and theirs["audit"] == []
 
 
 STORAGE_ATTRIBUTES = {
@@ -81,9 +91,18 @@ STORAGE_ATTRIBUTES = {
     "reminded_at",
     "matching_closed_at",
     "matching_spent_cents",
-    "cancellation_id",
     "reward_limited",
+    "matching_rule_version",
+    "payment_url",  # the provider's page, for the pledge's answer while it is pending
+    "return_url",
+}
+SETTLEMENT_FIELDS = {  # of the pledges before payment into escrow: nothing stores them now
+    "settlement",
+    "settlement_reason",
+    "settled_at",
+    "payment_attempts",
     "payment_token",
+    "cancellation_id",
 }
 
 
@@ -105,14 +124,18 @@ def test_my_data_answers_typed_items_with_nothing_of_storage(client):
     )
     assert matched.status_code == 200, matched.json_body
     lea_pledges(client, campaign_id)
-    ends_at = clock.parse(client.http.get(f"/campaigns/{campaign_id}").json_body["ends_at"])
-    finalisation.run(ends_at + timedelta(seconds=1))
+    close(client, campaign_id)  # short of its goal: failed, Léa refunded
     assert storage.settlement.get(campaign_id).settled  # every claim and checkpoint was written
 
     for who in (OWNER, LEA):
         mine = client.http.get("/me/data", headers=who).json_body
         assert mine["campaigns"] or mine["pledges"]
-        assert not attribute_names(mine) & STORAGE_ATTRIBUTES
+        assert not attribute_names(mine) & (STORAGE_ATTRIBUTES | SETTLEMENT_FIELDS)
+
+    (refunded,) = client.http.get("/me/data", headers=LEA).json_body["pledges"]
+    assert refunded["status"] == "refunded" and refunded["matched_cents"] > 0
+    assert refunded["payment_id"].startswith("payin-") and refunded["refund_id"].startswith("refund-")
+    assert refunded["paid_at"] <= refunded["refunded_at"]
 
 
 def test_my_data_needs_a_sign_in(client):

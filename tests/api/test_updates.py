@@ -12,7 +12,7 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from chalicelib import clock, finalisation, notifications, storage
+from chalicelib import clock, finalisation, notifications, payments, storage
 from tests.conftest import STAGE_ENV, bearer
 from tests.factories import MODERATOR, campaign_body, live_campaign, pledge
 
@@ -115,7 +115,7 @@ def test_backers_only_news_are_listed_only_to_owner_moderators_and_contributors(
 
 def test_news_stay_on_an_ended_campaign_and_can_still_be_posted(client, backed):
     ends_at = clock.parse(client.http.get(f"/campaigns/{backed}").json_body["ends_at"])
-    finalisation.run(ends_at + timedelta(seconds=1))
+    finalisation.run(ends_at + payments.window() + timedelta(seconds=1))
     assert client.http.get(f"/campaigns/{backed}").json_body["status"] == "failed"
     assert (
         post(client, backed, {"title": "Merci quand même", "body": "Nous retenterons l'an prochain."}).status_code

@@ -32,3 +32,12 @@ def item(key: dict[str, str]) -> dict[str, Any] | None:
         TableName=_table(), Key={k: _to.serialize(v) for k, v in key.items()}, ConsistentRead=True
     )
     return {k: _plain(_from.deserialize(v)) for k, v in found["Item"].items()} if "Item" in found else None
+
+
+def pay(pledge: Any, entry: Any, top_up: Any) -> Any:
+    """Pay a pending pledge as chalicelib/payments.py does: the contributor's marker read
+    with the campaign, then the payment's transaction."""
+    from chalicelib import storage
+
+    known = storage.pledges.read_for_payment(pledge, None).known_contributor
+    return storage.pledges.pay(pledge, entry, top_up, new_contributor=not known)

@@ -5,7 +5,6 @@ import pytest
 
 from chalicelib import storage
 from chalicelib.errors import Conflict, DomainError
-from chalicelib.records import NO_TOP_UP
 from chalicelib.storage import keys
 from tests.records import NOW, idempotency, live, pledge, reward
 from tests.storage import stored
@@ -41,17 +40,21 @@ def test_erase_owner_of_an_unknown_campaign_is_refused_and_creates_nothing():
 def test_erase_contributor_keeps_the_amount_and_drops_name_email_and_message():
     storage.campaigns.create(live())
     made = pledge(message="Vivement l'ouverture, Léa")
-    storage.pledges.record(made, idempotency(), new_contributor=True, now=NOW, top_up=NO_TOP_UP)
+    storage.pledges.record(made, idempotency(), now=NOW)
     storage.erasure.erase_contributor("p-lea", ERASED)
-    assert storage.pledges.get("p-lea") == made._replace(
+    erased = made._replace(
         contributor_name="", contributor_email="", anonymous=True, message=None, identity_erased_at=ERASED
     )
+    assert storage.pledges.get("p-lea") == erased
+    shard = int(keys.pending("p-lea", made.payment_expires_at)["status_pk"].removeprefix("PENDING#"))
+    due, _ = storage.pledges.list_pending_due(shard, ERASED, limit=10, cursor=None)
+    assert due == [erased]  # still waiting for its payment: the sweep still finds it
 
 
 def test_rewrite_pledge_message_changes_the_message_alone():
     storage.campaigns.create(live())
     made = pledge(message="Bravo Camille Lecarpentier !")
-    storage.pledges.record(made, idempotency(), new_contributor=True, now=NOW, top_up=NO_TOP_UP)
+    storage.pledges.record(made, idempotency(), now=NOW)
     storage.erasure.rewrite_pledge_message("p-lea", "Bravo Anonyme !")
     assert storage.pledges.get("p-lea") == made._replace(message="Bravo Anonyme !")
 

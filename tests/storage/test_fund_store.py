@@ -5,15 +5,14 @@ the fund and writes nothing; a campaign's public money is recorded once."""
 import pytest
 
 from chalicelib import storage
-from chalicelib.records import MatchingRecord, TopUp
+from chalicelib.records import MatchingRecord, Pledge, TopUp
 from chalicelib.storage import keys
-from tests.records import NOW, audit_entry, fund, idempotency, live, pledge
+from tests.records import NOW, audit_entry, fund, idempotency, ledger_entry, live, pledge
 from tests.storage import stored
 
 pytestmark = pytest.mark.usefixtures("emulated_aws")
 
 SOON = "2026-06-02T09:30:00Z"
-MATCHED = {"matched_cents": 2_500, "matching_fund_id": "f-manche", "matching_rule_version": 1}
 
 
 def _money(fund_id: str = "f-manche") -> tuple[int, int, int]:
@@ -32,11 +31,11 @@ def _top_up(**fields) -> TopUp:
     return TopUp(**{"cents": 2_500, "fund_id": "f-manche", "rule_version": 1, "campaign_room": 47_500, **fields})
 
 
-def _record_matched(pledge_id: str = "p-lea", top_up: TopUp | None = None, **fields) -> None:
-    made = pledge(id=pledge_id, **{**MATCHED, **fields})
-    storage.pledges.record(
-        made, idempotency(f"lea:{pledge_id}"), new_contributor=pledge_id == "p-lea", now=NOW, top_up=top_up or _top_up()
-    )
+def _paid_matched(pledge_id: str = "p-lea", top_up: TopUp | None = None, **fields) -> Pledge:
+    """A pledge recorded, then paid with its top-up (the fund reserves it when it is paid)."""
+    made = pledge(id=pledge_id, **fields)
+    storage.pledges.record(made, idempotency(f"lea:{pledge_id}"), now=NOW)
+    return stored.pay(made, ledger_entry(made), top_up or _top_up())
 
 
 # --- create, get, list -----------------------------------------------------------------
@@ -69,13 +68,18 @@ def test_list_funds_newest_first_in_pages():
 # --- reservations ----------------------------------------------------------------------
 
 
-def test_a_matched_pledge_reserves_its_top_up_and_cancel_gives_it_back():
+def test_a_matched_pledge_reserves_its_top_up_when_paid_and_a_live_refund_gives_it_back():
     _matched_campaign()
-    _record_matched()
+    made = pledge()
+    storage.pledges.record(made, idempotency(), now=NOW)
+    assert _money() == (0, 0, 100_000)  # waiting for its payment: nothing reserved
+    paid = stored.pay(made, ledger_entry(made), _top_up())
+    assert (paid.matched_cents, paid.matching_fund_id, paid.matching_rule_version) == (2_500, "f-manche", 1)
+    assert storage.pledges.get("p-lea") == paid
     campaign = storage.campaigns.get("c0ffee")
     assert (campaign.raised_cents, campaign.matched_cents, campaign.crowd_cents) == (7_500, 2_500, 5_000)
     assert _money() == (2_500, 0, 97_500)
-    storage.pledges.cancel(storage.pledges.get("p-lea"), SOON, "annulation-1")
+    storage.pledges.refund(paid, [ledger_entry(paid, "refunded", at=SOON)], live=True)
     assert _money() == (0, 0, 100_000)
     assert storage.campaigns.get("c0ffee").raised_cents == 0
 
@@ -91,33 +95,44 @@ def test_a_matched_pledge_reserves_its_top_up_and_cancel_gives_it_back():
 def test_a_reservation_the_fund_cannot_hold_is_refused_as_fund_and_nothing_is_written(fund_fields, top_up):
     _matched_campaign(**fund_fields)
     before = _money()
+    made = pledge()
+    storage.pledges.record(made, idempotency(), now=NOW)
     with pytest.raises(storage.ConditionFailed) as refused:
-        _record_matched(top_up=top_up)
+        stored.pay(made, ledger_entry(made), top_up)
     assert refused.value.item == "fund"
     assert _money() == before
-    assert storage.pledges.get("p-lea") is None
+    assert storage.pledges.get("p-lea") == made  # still waiting: the caller pays it again without a top-up
     assert storage.campaigns.get("c0ffee").raised_cents == 0
+    assert storage.ledger.entries("c0ffee", limit=10, cursor=None)[0] == []
 
 
 def test_a_top_up_beyond_the_room_left_under_the_campaigns_cap_is_refused_as_campaign():
     _matched_campaign()
-    _record_matched("p-premier", _top_up(campaign_room=0))  # the campaign had matched nothing yet
+    _paid_matched("p-premier", _top_up(campaign_room=0))  # the campaign had matched nothing yet
     with pytest.raises(storage.ConditionFailed) as refused:
-        _record_matched("p-lea", _top_up(campaign_room=0))
+        _paid_matched("p-lea", _top_up(campaign_room=0))
     assert refused.value.item == "campaign"
-    assert storage.pledges.get("p-lea") is None
+    assert storage.pledges.get("p-lea").status == "pending_payment"
     assert _money() == (2_500, 0, 97_500)
 
 
 def test_a_top_up_computed_from_a_crowd_amount_that_fell_is_refused_as_campaign():
     _matched_campaign()
-    first = pledge(id="p-hugo", contributor_id="hugo", contributor_name="Hugo Lemonnier")
-    storage.pledges.record(first, idempotency("hugo:1"), new_contributor=True, now=NOW, top_up=TopUp())
-    storage.pledges.cancel(first, SOON, "annulation-1")  # the crowd goes back from 5,000 to 0
+    first = _paid_matched("p-hugo", TopUp(), contributor_id="hugo", contributor_name="Hugo Lemonnier")
+    refund = ledger_entry(first, "refunded", at=SOON)
+    storage.pledges.refund(first, [refund], live=True)  # the crowd goes back from 5,000 to 0
     with pytest.raises(storage.ConditionFailed) as refused:
-        _record_matched("p-lea", _top_up(crowd_seen=5_000))
+        _paid_matched("p-lea", _top_up(crowd_seen=5_000))
     assert refused.value.item == "campaign"
     assert _money() == (0, 0, 100_000)
+
+
+def test_a_top_up_computed_from_the_crowd_amount_that_holds_is_reserved():
+    _matched_campaign()
+    _paid_matched("p-hugo", TopUp(), contributor_id="hugo", contributor_name="Hugo Lemonnier")
+    _paid_matched("p-lea", _top_up(crowd_seen=5_000))
+    assert _money() == (2_500, 0, 97_500)
+    assert storage.campaigns.get("c0ffee").crowd_cents == 10_000
 
 
 # --- attach, update --------------------------------------------------------------------
@@ -190,7 +205,7 @@ def _closure(outcome: str, spent: int) -> MatchingRecord:
 )
 def test_close_matching_spends_or_releases_the_reservation_once(outcome, spent, money):
     _matched_campaign()
-    _record_matched()
+    _paid_matched()
     record = _closure(outcome, spent)
     assert storage.funds.close_matching(record, record.recorded_at) is True
     assert storage.funds.close_matching(record, "2026-07-12T07:00:00Z") is False

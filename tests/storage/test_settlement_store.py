@@ -1,64 +1,30 @@
-"""The settlement repository (chalicelib/storage/settlement.py): each pledge's outcome is
-written once whatever the runs, a closed campaign stays in the settling list until it is
-finished once, and the checkpoint of a pass comes back as Settlement fields only."""
+"""The settlement repository (chalicelib/storage/settlement.py): a closed campaign stays in
+the settling list until it is finished once, and the checkpoint of a pass comes back as
+Settlement fields only. Each pledge's move at settlement (collected, refunded) is the
+pledge repository's: tests/storage/test_pledge_store.py."""
 
 import pytest
 
 from chalicelib import storage
-from chalicelib.records import NO_TOP_UP, Pledge, Settlement
+from chalicelib.records import NO_TOP_UP, Settlement
 from chalicelib.storage import keys
-from tests.records import NOW, idempotency, live, pledge
+from tests.records import NOW, idempotency, ledger_entry, live, pledge
 from tests.storage import stored
 
 pytestmark = pytest.mark.usefixtures("emulated_aws")
 
 CLOSED = "2026-07-12T06:00:00Z"
 RUN = "2026-07-12T06:10:00Z"
-COLLECTED = {"settlement": "collected", "settled_at": RUN, "payment_attempts": 1}
-FAILED = {"settlement": "payment_failed", "settlement_reason": "carte refusée", "payment_attempts": 1}
-BACKERS = ("lea", "hugo", "maelle")
 
 
-def _closed(campaign_id: str = "c0ffee", closed_at: str = CLOSED, backers: tuple[str, ...] = ()) -> list[Pledge]:
-    """A campaign that succeeded at `closed_at`, with a pledge of each backer."""
-    campaign = live(id=campaign_id)
-    storage.campaigns.create(campaign)
-    made = [pledge(id=f"p-{who}", campaign_id=campaign_id, contributor_id=who) for who in backers]
-    for p in made:
-        storage.pledges.record(p, idempotency(f"{p.contributor_id}:1"), new_contributor=True, now=NOW, top_up=NO_TOP_UP)
+def _closed(campaign_id: str = "c0ffee", closed_at: str = CLOSED, backers: tuple[str, ...] = ()) -> None:
+    """A campaign that succeeded at `closed_at`, with a paid pledge of each backer."""
+    storage.campaigns.create(live(id=campaign_id))
+    for who in backers:
+        made = pledge(id=f"p-{who}", campaign_id=campaign_id, contributor_id=who)
+        storage.pledges.record(made, idempotency(f"{who}:1"), now=NOW)
+        stored.pay(made, ledger_entry(made), NO_TOP_UP)
     storage.campaigns.transition(storage.campaigns.get(campaign_id), "succeeded", {"closed_at": closed_at})
-    return made
-
-
-def _settlements(pledges: list[Pledge]) -> list[str | None]:
-    return [storage.pledges.get(p.id).settlement for p in pledges]
-
-
-# --- outcomes --------------------------------------------------------------------------
-
-
-def test_record_outcomes_moves_each_pledge_once():
-    made = _closed(backers=BACKERS)
-    outcomes = [(p, COLLECTED) for p in made]
-    assert storage.settlement.record_outcomes(outcomes) == [True, True, True]
-    assert storage.settlement.record_outcomes(outcomes) == [False, False, False]
-    assert storage.pledges.get("p-lea") == made[0]._replace(settlement="collected", settled_at=RUN, payment_attempts=1)
-
-
-def test_outcomes_of_a_batch_where_another_run_moved_one_are_written_one_by_one():
-    made = _closed(backers=BACKERS)
-    assert storage.settlement.record_outcome(made[1], FAILED) is True
-    assert storage.settlement.record_outcomes([(p, COLLECTED) for p in made]) == [True, False, True]
-    assert _settlements(made) == ["collected", "payment_failed", "collected"]
-
-
-def test_a_failed_payment_moves_again_only_from_the_attempt_this_run_saw():
-    (made,) = _closed(backers=("lea",))
-    assert storage.settlement.record_outcome(made, FAILED) is True
-    assert storage.settlement.record_outcome(made, {**FAILED, "payment_attempts": 2}) is False  # read before
-    seen = storage.pledges.get("p-lea")
-    assert storage.settlement.record_outcome(seen, {**COLLECTED, "payment_attempts": 2}) is True
-    assert storage.settlement.record_outcome(seen, {**FAILED, "payment_attempts": 3}) is False  # collected for good
 
 
 # --- the settling list, finish ---------------------------------------------------------

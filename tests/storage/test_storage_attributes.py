@@ -6,7 +6,7 @@ import pytest
 from chalicelib import storage
 from chalicelib.records import MatchingRecord, TopUp
 from chalicelib.storage import keys
-from tests.records import NOW, fund, idempotency, live, pledge
+from tests.records import NOW, PAID_AT, fund, idempotency, ledger_entry, live, pledge
 from tests.storage import stored
 
 pytestmark = pytest.mark.usefixtures("emulated_aws")
@@ -34,9 +34,9 @@ def settling():
     storage.campaigns.create(live())
     storage.funds.create(fund())
     storage.funds.attach("c0ffee", fund(), NOW)
-    made = pledge(matched_cents=2_500, matching_fund_id="f-manche", matching_rule_version=1)
+    storage.pledges.record(pledge(), idempotency(), now=NOW)
     top_up = TopUp(2_500, "f-manche", 1, campaign_room=47_500)
-    storage.pledges.record(made, idempotency(), new_contributor=True, now=NOW, top_up=top_up)
+    made = stored.pay(pledge(), ledger_entry(pledge()), top_up)
     storage.campaigns.mark_reminded("c0ffee", NOW)
     campaign = storage.campaigns.transition(storage.campaigns.get("c0ffee"), "succeeded", {"closed_at": CLOSED})
     storage.settlement.claim_owner_mail("c0ffee", RUN)
@@ -80,6 +80,9 @@ def test_a_campaign_item_holds_keys_and_bookkeeping_and_its_record_neither(settl
 
 def test_a_pledge_item_holds_its_keys_and_its_record_not(settling):
     _, made = settling
+    assert made == pledge(
+        status="paid", paid_at=PAID_AT, matched_cents=2_500, matching_fund_id="f-manche", matching_rule_version=1
+    )
     assert {"pk", "sk", "user_pk", "user_sk", "campaign_pk"} <= set(stored.item(keys.pledge("p-lea")))
     answered = [
         storage.pledges.get("p-lea"),
@@ -87,6 +90,22 @@ def test_a_pledge_item_holds_its_keys_and_its_record_not(settling):
         storage.pledges.list_for_contributor("lea", **PAGE)[0][0],
     ]
     assert answered == [made] * 3
+
+
+def test_a_pending_pledge_item_holds_its_pending_partition_and_its_record_not():
+    storage.campaigns.create(live())
+    made = pledge(id="p-hugo", contributor_id="hugo")
+    storage.pledges.record(made, idempotency("hugo:cle-1"), now=NOW)
+    item = stored.item(keys.pledge("p-hugo"))
+    assert {"status_pk", "status_sk"} <= set(item)
+    shard = int(item["status_pk"].removeprefix("PENDING#"))
+    answered = [
+        storage.pledges.get("p-hugo"),
+        storage.pledges.list_pending_due(shard, "2026-06-02T00:00:00Z", **PAGE)[0][0],
+        storage.pledges.list_for_campaign("c0ffee", counted_only=False, **PAGE)[0][0],
+        storage.pledges.list_for_contributor("hugo", **PAGE)[0][0],
+    ]
+    assert answered == [made] * 4
 
 
 def test_fund_and_idempotency_records_hold_their_fields_alone(settling):

@@ -4,8 +4,10 @@ origin gets no CORS header, so the browser keeps the answer from the page.
 
 Proven in a real browser: headless Chromium (Debian's package, which `make test` installs)
 opens tests/system/browser/pledge.html, served from another origin on 127.0.0.1, which lists the
-campaigns of `chalice local`, signs in with a local token and pledges through fetch();
-the same page served from an origin the stage does not allow is refused.
+campaigns of `chalice local`, signs in with a local token and pledges through fetch(), then
+pays on the sandbox's hosted page (a form POST, as its button does) and comes back to its
+return_url, where it reads the pledge, paid; the same page served from an origin the stage
+does not allow is refused.
 
 API Gateway answers OPTIONS itself only for routes declared with Chalice's `cors=`, which
 allows a single origin; so every path has an OPTIONS route to the function instead
@@ -213,17 +215,25 @@ def my_pledges(api_server, contributor):
     return page["items"]
 
 
-def test_a_page_of_an_allowed_origin_lists_signs_in_and_pledges(api_server, live):
+def test_a_page_of_an_allowed_origin_lists_signs_in_pledges_and_pays(api_server, live):
     with page_server(ALLOWED_PORT) as origin:
         result, console = open_in_chromium(page_url(origin, api_server, live, "lea-navigateur"))
     assert result["origin"] == "http://127.0.0.1:3000"
     assert result["list_status"] == 200 and live["title"] in result["titles"]
-    assert result["pledge_status"] == 201 and result["pledge"]["amount_cents"] == 2500
+    made = result["pledge"]
+    assert result["pledge_status"] == 201 and made["amount_cents"] == 2500
+    assert made["status"] == "pending_payment"
+    assert made["payment"]["redirect_url"].startswith(f"{api_server}/sandbox/payments/")
     assert result["first_replayed"] is None
     assert result["replay_status"] == 201 and result["replayed"] == "true" and result["same_pledge"] is True
+    # Paid on the provider's page, then back on the site's page (its return_url).
+    assert result["returned_to"] == f"{origin}/pledge.html?returned=1"
+    assert result["mine_status"] == 200 and result["after_payment"] == "paid"
     assert "CORS" not in console
-    (made,) = my_pledges(api_server, "lea-navigateur")
-    assert made["id"] == result["pledge"]["id"]
+    (mine,) = my_pledges(api_server, "lea-navigateur")
+    assert (mine["id"], mine["status"]) == (made["id"], "paid")
+    shown = http_call("GET", f"{api_server}/campaigns/{live['id']}")[2]
+    assert (shown["raised_cents"], shown["pledge_count"]) == (2500, 1)
 
 
 def test_a_page_of_another_origin_is_refused_by_the_browser(api_server, live):

@@ -5,8 +5,10 @@ type, headers and body.
 
 The app runs in-process: schemathesis calls a WSGI adapter around the Chalice test client,
 on emulated AWS (in-process moto) with the test stage's resources from infra/. Seeded data
-(a draft of the fuzzing moderator, another owner's live campaign, rewards, a pledge) gives
-the path parameters ids that exist half of the time, so that requests get past the 404s.
+(a draft of the fuzzing moderator, another owner's live campaign, rewards, a pledge waiting
+for its payment and a paid one, their payments at the sandbox provider) gives the path
+parameters ids that exist half of the time, so that requests get past the 404s; the
+provider's notifications name those payments half of the time.
 
 Bounded and repeatable in `make test`: FUZZ_EXAMPLES generated cases per operation and
 generation mode (valid, invalid), derandomized. A longer, random hunt:
@@ -31,7 +33,7 @@ from app import app
 from chalicelib import aws, clock
 from devtools.provision import provision
 from tests.conftest import ROOT, STAGE, STAGE_ENV, token
-from tests.factories import campaign_body
+from tests.factories import campaign_body, complete_payment
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 YEAR = timedelta(days=365)
@@ -127,17 +129,27 @@ def _seed(client) -> dict[str, list[str]]:
     live = _call(client, "POST", f"/campaigns/{live['id']}/rewards", reward, who=owner)
     _call(client, "POST", f"/campaigns/{live['id']}/submit", who=owner)
     _call(client, "POST", f"/campaigns/{live['id']}/approve")
-    pledge = _call(
+    waiting = _call(
         client, "POST", f"/campaigns/{live['id']}/pledges", {"amount_cents": 5000}, **{"Idempotency-Key": "k"}
     )
+    paid = _call(
+        client, "POST", f"/campaigns/{live['id']}/pledges", {"amount_cents": 3000}, **{"Idempotency-Key": "k2"}
+    )
+    complete_payment(client, paid["payment"]["redirect_url"], "succeeded")
     now = clock.now()
     fund = _call(client, "POST", "/matching-funds", _fund(opens_at=clock.iso(now), closes_at=clock.iso(now + YEAR)))
     return {
         "campaign_id": [draft["id"], live["id"]],
         "reward_id": [draft["rewards"][0]["id"], live["rewards"][0]["id"]],
-        "pledge_id": [pledge["id"]],
+        "pledge_id": [waiting["id"], paid["id"]],
         "fund_id": [fund["id"]],
+        "payment_id": [_payment_id(waiting), _payment_id(paid)],
+        "provider": ["sandbox"],
     }
+
+
+def _payment_id(pledge) -> str:
+    return pledge["payment"]["redirect_url"].rsplit("/", 1)[1]
 
 
 def _pick(value) -> int:
@@ -152,6 +164,15 @@ def map_path_parameters(context, path_parameters):
         if known and _pick(value) % 2 == 0:
             path_parameters[name] = known[_pick(value) // 2 % len(known)]
     return path_parameters
+
+
+@schema.hook
+def map_query(context, query):
+    """The provider's notifications: half of them about a payment that exists."""
+    if query and "RessourceId" in query and _pick(query) % 2 == 0:
+        query["RessourceId"] = seeded["payment_id"][_pick(query) // 2 % len(seeded["payment_id"])]
+        query["EventType"] = ("PAYIN_NORMAL_SUCCEEDED", "PAYIN_NORMAL_FAILED")[_pick(query) // 4 % 2]
+    return query
 
 
 def _signs_in(case) -> bool:

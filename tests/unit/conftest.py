@@ -5,6 +5,15 @@ import socket
 
 import pytest
 
+# What a hosted stage that takes real money sets besides its own variables
+# (chalicelib/settings.py): a payment provider other than the sandbox, and public URLs.
+REAL_MONEY = {
+    "PAYMENT_PROVIDER": "mangopay",
+    "API_URL": "https://api.oze-manche.fr",
+    "SITE_URL": "https://oze-manche.fr",
+    "ALLOWED_ORIGINS": "https://oze-manche.fr",
+}
+
 
 class SocketUsedInUnitTest(RuntimeError):
     pass

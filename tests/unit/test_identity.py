@@ -18,6 +18,7 @@ from chalicelib import identity
 from chalicelib.errors import Unauthorized
 from chalicelib.identity import _b64encode, authenticate, sign_dev_token
 from chalicelib.settings import VARIABLES, get_settings
+from tests.unit.conftest import REAL_MONEY
 
 SECRET = "secret-de-test"
 POOL = "eu-west-3_OzeP00l"
@@ -47,7 +48,9 @@ def local(settings):
 
 @pytest.fixture
 def hosted(settings):
-    return settings(STAGE="prod", COGNITO_USER_POOL_ID=POOL, COGNITO_APP_CLIENT_ID=CLIENT_ID, AWS_REGION="eu-west-3")
+    return settings(
+        STAGE="prod", COGNITO_USER_POOL_ID=POOL, COGNITO_APP_CLIENT_ID=CLIENT_ID, AWS_REGION="eu-west-3", **REAL_MONEY
+    )
 
 
 def bearer(token: str) -> str:
@@ -149,7 +152,7 @@ def test_dev_tokens_are_refused_on_a_hosted_stage(hosted, monkeypatch):
 
 
 def test_a_stage_without_sign_in_configured_refuses_every_token(settings):
-    bare = settings(STAGE="prod")
+    bare = settings(STAGE="prod", **REAL_MONEY)
     with pytest.raises(Unauthorized, match="not configured"):
         authenticate(bearer(sign_dev_token(SECRET, {"sub": "u-1"})), bare)
 

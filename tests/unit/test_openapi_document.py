@@ -16,6 +16,7 @@ from chalicelib import models, openapi
 from chalicelib.http import Api
 from tests.api.test_openapi import documented, served
 from tests.conftest import ROOT
+from tests.unit.conftest import REAL_MONEY
 
 
 def test_the_comparison_sees_a_route_left_out_of_the_document(stage_env):
@@ -29,8 +30,8 @@ def test_the_comparison_sees_a_route_left_out_of_the_document(stage_env):
 
 
 def test_a_hosted_stage_names_its_cognito_user_pool(stage_env, monkeypatch):
-    monkeypatch.setenv("STAGE", "prod")
-    monkeypatch.setenv("DEV_JWT_SECRET", "")
+    for name, value in {"STAGE": "prod", "DEV_JWT_SECRET": "", **REAL_MONEY}.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("COGNITO_USER_POOL_ID", "eu-west-3_AbCdEf123")
     monkeypatch.setenv("AWS_REGION", "eu-west-3")
     doc = openapi.document(api)

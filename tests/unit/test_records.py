@@ -6,7 +6,7 @@ import pytest
 from chalicelib import answers
 from chalicelib.identity import Identity
 from chalicelib.records import Reward
-from tests.records import draft
+from tests.records import NOW, PAID_AT, PAYMENT_EXPIRES, draft, ledger_entry, pledge
 
 CAMILLE = Identity("camille", name="Camille Lecarpentier")
 MODERATOR = Identity("moderatrice", groups=frozenset({"moderators"}))
@@ -71,7 +71,51 @@ def test_the_moderators_reason_is_shown_to_the_owner_and_moderators_only(viewer,
 def test_a_backer_who_chose_anonymity_shows_no_name():
     from chalicelib.records import Pledge
 
-    pledge = Pledge("p1", "c0ffee", "Cocotte Minute", "lea", "Léa Dupont", "lea@exemple.fr", 2_500, "active", "t")
+    pledge = Pledge("p1", "c0ffee", "Cocotte Minute", "lea", "Léa Dupont", "lea@exemple.fr", 2_500, "paid", "t")
     assert answers.backer(pledge)["display_name"] == "Léa Dupont"
     shown = answers.backer(pledge._replace(anonymous=True))
     assert shown["display_name"] is None and "lea@exemple.fr" not in shown.values()
+
+
+@pytest.mark.parametrize(
+    ("status", "counted", "pending"),
+    [
+        ("pending_payment", False, True),
+        ("paid", True, False),
+        ("collected", True, False),
+        ("refunded", False, False),
+        ("payment_failed", False, False),
+        ("expired", False, False),
+        ("cancelled", False, False),
+    ],
+)
+def test_only_paid_and_collected_pledges_count(status, counted, pending):
+    made = pledge(status=status)
+    assert (made.counted, made.pending) == (counted, pending)
+
+
+def test_a_contributor_sees_the_payment_page_of_their_pledge_only_while_it_waits():
+    waiting = answers.own_pledge(pledge())
+    assert waiting["payment"] == {
+        "redirect_url": "http://127.0.0.1:8000/sandbox/payments/payin-lea",
+        "expires_at": PAYMENT_EXPIRES,
+    }
+    paid = answers.own_pledge(pledge(status="paid", paid_at=PAID_AT))
+    assert (paid["status"], paid["paid_at"], paid["payment"]) == ("paid", PAID_AT, None)
+
+
+def test_the_ledger_sums_to_what_the_escrow_holds():
+    paid = ledger_entry(pledge())
+    assert [paid.escrow_effect_cents, ledger_entry(pledge(), "refunded").escrow_effect_cents] == [5_000, -5_000]
+    assert ledger_entry(pledge(), "collected").escrow_effect_cents == -5_000  # paid out of the escrow
+    assert ledger_entry(pledge(), "commission").escrow_effect_cents == 0  # a share of what was collected
+
+
+def test_a_pledge_backs_its_campaign_while_counted_and_after_a_refund_at_closure_only():
+    paid = pledge(status="paid", paid_at=NOW)
+    refunded_at_closure = paid._replace(status="refunded", refunded_at=NOW)
+    withdrawn = refunded_at_closure._replace(cancelled_at=NOW)
+    paid_too_late = pledge(status="refunded", refunded_at=NOW)
+
+    assert [p.backs for p in (paid, paid._replace(status="collected"), refunded_at_closure)] == [True, True, True]
+    assert [p.backs for p in (withdrawn, paid_too_late, pledge(), pledge(status="expired"))] == [False] * 4

@@ -12,6 +12,7 @@ from chalicelib.models.campaigns import CampaignCreate
 from chalicelib.settings import VARIABLES, ConfigurationError, get_settings
 from tests.api.test_campaigns_api import DRAFT
 from tests.conftest import ROOT
+from tests.unit.conftest import REAL_MONEY
 
 
 @pytest.fixture
@@ -41,6 +42,8 @@ def test_defaults_are_the_spec_bounds_for_la_manche(settings_from):
     )  # fmt: skip
     assert settings.timezone == "Europe/Paris"
     assert settings.dev_jwt_secret == ""
+    assert settings.payment_provider == "sandbox"
+    assert settings.payment_window_seconds == 30 * 60  # SPEC "Money (v2)": the payment window
 
 
 @pytest.mark.parametrize("prefixes", ["14,61", " 14 , 61 ", "14,,61,"])
@@ -84,8 +87,11 @@ def test_a_dev_token_secret_outside_the_local_stage_is_refused(settings_from, st
 
 
 def test_a_hosted_stage_without_a_dev_secret_is_fine(settings_from):
-    settings = settings_from(STAGE="prod", COGNITO_USER_POOL_ID="eu-west-3_Abc", COGNITO_APP_CLIENT_ID="client")
+    settings = settings_from(
+        STAGE="prod", COGNITO_USER_POOL_ID="eu-west-3_Abc", COGNITO_APP_CLIENT_ID="client", **REAL_MONEY
+    )
     assert (settings.stage, settings.is_local, settings.dev_jwt_secret) == ("prod", False, "")
+    assert (settings.payment_provider, settings.allowed_origins) == ("mangopay", ("https://oze-manche.fr",))
 
 
 def test_the_local_stage_may_hold_a_dev_secret(settings_from):
@@ -125,12 +131,12 @@ def _import_app(**variables: str) -> subprocess.CompletedProcess:
 
 
 def test_the_app_refuses_to_start_in_a_hosted_stage_with_a_dev_secret():
-    refused = _import_app(STAGE="prod", DEV_JWT_SECRET="x", TABLE_NAME="t")
+    refused = _import_app(STAGE="prod", DEV_JWT_SECRET="x", TABLE_NAME="t", **REAL_MONEY)
 
     assert refused.returncode != 0
     assert "ConfigurationError" in refused.stderr
     assert "stage 'prod' has DEV_JWT_SECRET set" in refused.stderr
 
     # the control: the same stage without the dev secret starts
-    started = _import_app(STAGE="prod", TABLE_NAME="t")
+    started = _import_app(STAGE="prod", TABLE_NAME="t", **REAL_MONEY)
     assert started.returncode == 0, started.stderr

@@ -1,0 +1,66 @@
+"""The sandbox provider's hosted payment page, served by the local stack at a pending
+pledge's `redirect_url` (SPEC "Money (v2)", local stage).
+
+It plays what a provider's page does: the payer pays or the card is refused (a POST of
+the form field `outcome`), the provider completes the payment and then notifies the API,
+which reads the payment again and moves the pledge (chalicelib/payments.py); the browser
+goes back to the pledge's `return_url`. Abandoning the page is leaving it: the pledge
+expires with its window. Only a stage whose provider is the sandbox serves it.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from . import escrow, payments, storage
+from .errors import NotFound
+from .records import EscrowPayment, Pledge
+from .settings import get_settings
+
+PAGE = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>Paiement (bac à sable)</title></head>
+<body><main>
+<h1>Paiement de {amount} — bac à sable Ozé</h1>
+<p>{detail}</p>
+{form}
+</main></body></html>
+"""
+FORM = """<form method="post">
+<button name="outcome" value="succeeded">Payer (3-D Secure réussi)</button>
+<button name="outcome" value="failed">Refuser la carte</button>
+</form>"""
+
+
+def _payment(payment_id: str) -> tuple[escrow.SandboxEscrow, EscrowPayment]:
+    provider = escrow.provider()
+    if get_settings().payment_provider != "sandbox" or not isinstance(provider, escrow.SandboxEscrow):
+        raise NotFound("this stage has no sandbox payment page")
+    payment = provider.read_payment(payment_id)
+    if payment is None:
+        raise NotFound(f"no payment {payment_id}")
+    return provider, payment
+
+
+def _euros(cents: int) -> str:
+    return f"{cents // 100},{cents % 100:02d} €"
+
+
+def page(payment_id: str) -> str:
+    """The hosted page of a payment: buttons while it waits, its outcome afterwards."""
+    _, payment = _payment(payment_id)
+    if payment.settled:
+        detail = "Ce paiement a réussi." if payment.status == "succeeded" else f"Paiement refusé : {payment.result}."
+        return PAGE.format(amount=_euros(payment.amount_cents), detail=escape(detail), form="")
+    detail = f"Séquestre {payment.escrow_id}, référence {payment.id}."
+    return PAGE.format(amount=_euros(payment.amount_cents), detail=escape(detail), form=FORM)
+
+
+def complete(payment_id: str, outcome: str) -> tuple[Pledge | None, str]:
+    """The payer's choice: the payment completed at the provider, then its notification
+    delivered to the API. Answers the pledge as it now is, and the page to show."""
+    provider, payment = _payment(payment_id)
+    provider.complete(payment.id, outcome)
+    # Notified whether or not this click completed it: a second click, or a completion whose
+    # answer was lost, finds the payment done and the pledge moved (once).
+    pledge = payments.settle_payment(payment.id) or storage.pledges.get(payment.pledge_id)
+    return pledge, page(payment_id)
