@@ -20,9 +20,8 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from botocore.exceptions import ClientError
-
 from . import clock, escrow, matching, notifications, observability, storage
+from .adapters import mailer
 from .errors import Conflict, NotFound, ServiceUnavailable
 from .records import EscrowPayment, LedgerEntry, Pledge
 from .settings import get_settings
@@ -171,17 +170,22 @@ def sweep(now: datetime) -> list[str]:
         for pledge in storage.every(storage.pledges.list_pending_due, shard, before):
             try:
                 moved.append(expire_or_settle(pledge, now).id)
-            except (ServiceUnavailable, Conflict, ClientError) as error:
+            except (ServiceUnavailable, Conflict, storage.StorageError) as error:
                 logger.warning("a pledge waits for the next sweep", extra={"pledge_id": pledge.id, "why": str(error)})
     return moved
 
 
 def mail_contributor(template: str, pledge: Pledge, title: str) -> None:
-    notifications.send(
-        template,
-        pledge.contributor_email,
-        name=pledge.contributor_name,
-        title=title,
-        amount=notifications.euros(pledge.amount_cents),
-        link=notifications.campaign_link(pledge.campaign_id),
-    )
+    """A contributor's mail about their pledge's money. The move it tells of is written
+    already: a mail SES refuses is logged, and never undoes or stops the move."""
+    try:
+        notifications.send(
+            template,
+            pledge.contributor_email,
+            name=pledge.contributor_name,
+            title=title,
+            amount=notifications.euros(pledge.amount_cents),
+            link=notifications.campaign_link(pledge.campaign_id),
+        )
+    except mailer.MailNotSent:
+        logger.exception("pledge mail not sent", extra={"pledge_id": pledge.id, "template": template})

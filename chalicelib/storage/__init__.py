@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .dynamo import ConditionFailed, every
+from .dynamo import ConditionFailed, StorageError, every
 
 if TYPE_CHECKING:
     from . import (
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConditionFailed",
+    "StorageError",
     "audit",
     "campaigns",
     "counters",
@@ -60,7 +61,7 @@ __all__ = [
     "settlement",
     "stream",
 ]
-REPOSITORIES = frozenset(__all__) - {"ConditionFailed", "dynamo", "every"}
+REPOSITORIES = frozenset(__all__) - {"ConditionFailed", "StorageError", "dynamo", "every"}
 
 
 def __getattr__(name: str) -> Any:

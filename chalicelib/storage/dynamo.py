@@ -289,6 +289,11 @@ def every(read: Callable[..., tuple[list[R], str | None]], *args: Any, **kwargs:
 # --- writes ----------------------------------------------------------------------------
 
 
+# What DynamoDB answers when it refuses a request for good (throttled past the retries, a
+# transaction still in conflict): the domain may leave the work to a later run.
+StorageError = ClientError
+
+
 class ConditionFailed(Conflict):
     """A conditional write was refused; `item` names which item of the request failed."""
 

@@ -13,6 +13,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from chalicelib import aws, clock, escrow, finalisation, payments, storage
+from chalicelib.adapters import mailer
 from tests.conftest import STAGE_ENV, bearer
 from tests.factories import MODERATOR, complete_payment, live_campaign, pledge
 
@@ -170,6 +171,25 @@ def test_a_failed_campaign_refunds_every_paid_pledge_at_the_provider(client):
     stored = pledges_of(campaign_id)
     assert sorted(e.pledge_id for e in ledger(campaign_id, "refunded")) == sorted(p["id"] for p in stored)
     assert {p["refund_id"] for p in stored} == {r.id for r in refunds}
+
+
+def test_a_refund_mail_ses_refuses_neither_undoes_nor_stops_the_refunds(client, monkeypatch):
+    campaign_id = backed(client, goal_cents=1_000_000)
+    real_send, refused = mailer.send, []
+
+    def refusing_refund_mails(sender, to, subject, text, page):
+        if "remboursée" in subject:
+            refused.append(to)
+            raise mailer.MailNotSent("MessageRejected: Email address is not verified.")
+        return real_send(sender, to, subject, text, page)
+
+    monkeypatch.setattr(mailer, "send", refusing_refund_mails)
+    finalisation.run(closing(client, campaign_id))
+
+    assert {p["status"] for p in pledges_of(campaign_id)} == {"refunded"}
+    assert escrow_balance(campaign_id) == 0 and reconciled(campaign_id)
+    assert storage.settlement.get(campaign_id).settled
+    assert len(refused) == 2 and REFUNDED not in subjects()
 
 
 # --- mails ----------------------------------------------------------------------------------
