@@ -29,7 +29,7 @@ from typing import Any
 from . import clock, matching, notifications, observability, payments, storage
 from .adapters import queue
 from .errors import Conflict, ServiceUnavailable
-from .records import Campaign, EscrowPayment, Pledge
+from .records import Campaign, Pledge
 from .settings import get_settings
 
 logger = logging.getLogger("oze.finalisation")
@@ -126,14 +126,7 @@ def _settle_one(pledge: Pledge, campaign: Campaign, now: datetime) -> Pledge:
     or cancelled campaign's paid pledge, or a pending one read again at the provider."""
     if pledge.pending:
         return payments.expire_or_settle(pledge, now)
-    return payments.refund(pledge, _payment(pledge), live=False)
-
-
-def _payment(pledge: Pledge) -> EscrowPayment:
-    payment = payments.read_payment(pledge.payment_id or "")
-    if payment is None or payment.status != "succeeded":
-        raise Conflict(f"the provider holds no payment of pledge {pledge.id}")
-    return payment
+    return payments.refund_paid(pledge, live=False)
 
 
 def _settle_page(page: list[Pledge], campaign: Campaign, now: datetime) -> int:

@@ -139,13 +139,18 @@ def refund(pledge: Pledge, payment: EscrowPayment, *, live: bool, withdrawn: boo
     return refunded
 
 
-def withdraw(pledge: Pledge) -> Pledge:
-    """Its contributor withdraws a paid pledge while the campaign is live: refunded (by its
-    payment, read again at the provider), out of the totals."""
+def refund_paid(pledge: Pledge, *, live: bool, withdrawn: bool = False) -> Pledge:
+    """Refund a paid pledge by its payment, read again at the provider."""
     payment = read_payment(pledge.payment_id or "")
     if payment is None or payment.status != "succeeded":
-        raise Conflict("the provider holds no payment of this pledge to refund")
-    return refund(pledge, payment, live=True, withdrawn=True)
+        raise Conflict(f"the provider holds no payment of pledge {pledge.id} to refund")
+    return refund(pledge, payment, live=live, withdrawn=withdrawn)
+
+
+def withdraw(pledge: Pledge) -> Pledge:
+    """Its contributor withdraws a paid pledge while the campaign is live: refunded, out of
+    the totals."""
+    return refund_paid(pledge, live=True, withdrawn=True)
 
 
 def expire_or_settle(pledge: Pledge, now: datetime) -> Pledge:

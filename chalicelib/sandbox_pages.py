@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from html import escape
 
-from . import escrow, payments, storage
+from . import escrow, notifications, payments, storage
 from .errors import NotFound
 from .records import EscrowPayment, Pledge
-from .settings import get_settings
 
 PAGE = """<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>Paiement (bac à sable)</title></head>
@@ -33,7 +32,7 @@ FORM = """<form method="post">
 
 def _payment(payment_id: str) -> tuple[escrow.SandboxEscrow, EscrowPayment]:
     provider = escrow.provider()
-    if get_settings().payment_provider != "sandbox" or not isinstance(provider, escrow.SandboxEscrow):
+    if not isinstance(provider, escrow.SandboxEscrow):
         raise NotFound("this stage has no sandbox payment page")
     payment = provider.read_payment(payment_id)
     if payment is None:
@@ -41,18 +40,14 @@ def _payment(payment_id: str) -> tuple[escrow.SandboxEscrow, EscrowPayment]:
     return provider, payment
 
 
-def _euros(cents: int) -> str:
-    return f"{cents // 100},{cents % 100:02d} €"
-
-
 def page(payment_id: str) -> str:
     """The hosted page of a payment: buttons while it waits, its outcome afterwards."""
     _, payment = _payment(payment_id)
     if payment.settled:
         detail = "Ce paiement a réussi." if payment.status == "succeeded" else f"Paiement refusé : {payment.result}."
-        return PAGE.format(amount=_euros(payment.amount_cents), detail=escape(detail), form="")
+        return PAGE.format(amount=notifications.euros(payment.amount_cents), detail=escape(detail), form="")
     detail = f"Séquestre {payment.escrow_id}, référence {payment.id}."
-    return PAGE.format(amount=_euros(payment.amount_cents), detail=escape(detail), form=FORM)
+    return PAGE.format(amount=notifications.euros(payment.amount_cents), detail=escape(detail), form=FORM)
 
 
 def complete(payment_id: str, outcome: str) -> tuple[Pledge | None, str]:

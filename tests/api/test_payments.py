@@ -198,7 +198,7 @@ def test_the_payment_page_is_html_and_its_buttons_pay_once_then_go_back_to_retur
     page = client.http.get(path)
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     text = page.body.decode()
-    assert "45,00 €" in text and 'value="succeeded"' in text and 'value="failed"' in text
+    assert "45,00\u00a0€" in text and 'value="succeeded"' in text and 'value="failed"' in text
 
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     paid = client.http.post(path, headers=form, body="outcome=succeeded")
