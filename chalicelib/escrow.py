@@ -64,8 +64,16 @@ class EscrowProvider(Protocol):
 
     def register_payer(self, payer: Payer) -> str: ...
 
+    # `campaign_id` and the payer's contributor come back with the payment (EscrowPayment).
     def start_payment(
-        self, pledge_id: str, escrow_id: str, amount_cents: int, return_url: str, payer: Payer | None = None
+        self,
+        pledge_id: str,
+        escrow_id: str,
+        amount_cents: int,
+        return_url: str,
+        payer: Payer | None = None,
+        *,
+        campaign_id: str = "",
     ) -> EscrowPayment: ...
 
     def read_payment(self, payment_id: str) -> EscrowPayment | None: ...
@@ -113,11 +121,23 @@ class SandboxEscrow:
         return payer.user_id or _reference("user", payer.contributor_id)
 
     def start_payment(
-        self, pledge_id: str, escrow_id: str, amount_cents: int, return_url: str, payer: Payer | None = None
+        self,
+        pledge_id: str,
+        escrow_id: str,
+        amount_cents: int,
+        return_url: str,
+        payer: Payer | None = None,
+        *,
+        campaign_id: str = "",
     ) -> EscrowPayment:
         payment_id = _reference("payin", pledge_id)
         page = f"{get_settings().api_url}/sandbox/payments/{payment_id}"
-        waiting = EscrowPayment(payment_id, pledge_id, escrow_id, amount_cents, "created", page, clock.iso(clock.now()))
+        waiting = EscrowPayment(
+            payment_id, pledge_id, escrow_id, amount_cents, "created", page, clock.iso(clock.now()),
+            payer_id=(payer.user_id or "") if payer else "",
+            campaign_id=campaign_id,
+            contributor_id=payer.contributor_id if payer else "",
+        )  # fmt: skip
         return storage.sandbox.create_payment(waiting)
 
     def read_payment(self, payment_id: str) -> EscrowPayment | None:

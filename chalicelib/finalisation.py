@@ -9,11 +9,12 @@ hosted stages, the calling process locally).
 Settlement, on the money paid into the campaign's escrow: a succeeded campaign's paid
 pledges become collected (no provider call per pledge: the escrow goes to the owner whole,
 chalicelib's payout step); a failed or cancelled one's are refunded, many at once
-(REFUND_CONCURRENCY); a payment still pending is read again, and refunded if it succeeded.
+(REFUND_CONCURRENCY), each by its payment as recorded when it was paid (one provider call);
+a payment still pending is read again, and refunded if it succeeded.
 
 Exactly once, whatever runs twice, concurrently or crashes half-way:
 - closure is a conditional transition (still live, total unchanged since read);
-- settlement walks the campaign's pledges from a checkpoint saved after each page; a
+- settlement walks the campaign's pledges from a checkpoint saved after each batch; a
   pledge moves only from the state it was read in, and the provider is idempotent on the
   pledge id (a refund asked twice is one refund);
 - each mail is sent by the one caller whose conditional write claimed it.
@@ -22,6 +23,7 @@ Exactly once, whatever runs twice, concurrently or crashes half-way:
 import functools
 import json
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -129,38 +131,47 @@ def _settle_one(pledge: Pledge, campaign: Campaign, now: datetime) -> Pledge:
     return payments.refund_paid(pledge, live=False)
 
 
-def _settle_page(page: list[Pledge], campaign: Campaign, now: datetime) -> int:
-    """Each pledge of a page to its end: a succeeded campaign's paid pledges collected in a
+def _settle_batch(batch: list[Pledge], campaign: Campaign, now: datetime) -> int:
+    """Each pledge of a batch to its end: a succeeded campaign's paid pledges collected in a
     few writes (no provider call: the escrow goes to the owner whole), every other one
-    refunded or read again at the provider, many at once. Answers how many wait for a
-    later pass (the provider could not answer)."""
+    refunded or read again at the provider, REFUND_CONCURRENCY at once over the whole batch.
+    Answers how many wait for a later pass."""
     collect = campaign.status == "succeeded"
-    paid = [p for p in page if p.status == "paid" and collect]
+    paid = [p for p in batch if p.status == "paid" and collect]
     for pledge, moved in zip(paid, storage.pledges.collect(paid, clock.iso(now)), strict=True):
         if moved:
             payments.mail_contributor("pledge_collected", pledge, campaign.title)
-    to_move = [p for p in page if p.pending or (p.status == "paid" and not collect)]
+    to_move = [p for p in batch if p.pending or (p.status == "paid" and not collect)]
     if not to_move:
         return 0
-    attempt = observability.carried(functools.partial(_attempt, campaign=campaign, now=now))
+    attempt = observability.carried(functools.partial(_attempt, campaign=campaign, now=now, halted=threading.Event()))
     with ThreadPoolExecutor(max_workers=get_settings().refund_concurrency) as pool:
         outcomes = list(pool.map(attempt, to_move))
     return outcomes.count(False)
 
 
-def _attempt(pledge: Pledge, campaign: Campaign, now: datetime) -> bool:
+def _attempt(pledge: Pledge, campaign: Campaign, now: datetime, halted: threading.Event) -> bool:
+    """One pledge settled, or left for the next pass. Once the provider could not answer
+    (down, or its rate limit reached: Mangopay's is 2,300 calls in 15 minutes by default),
+    the rest of the batch waits too, rather than each pledge waiting for a timeout or
+    spending the allowance again."""
+    if halted.is_set():
+        return False
     try:
         _settle_one(pledge, campaign, now)
         return True
     except (ServiceUnavailable, Conflict) as error:
+        if isinstance(error, ServiceUnavailable):
+            halted.set()
         observability.count(observability.REFUNDS_DELAYED)
         logger.warning("a pledge waits for the next pass", extra={"pledge_id": pledge.id, "why": str(error)})
         return False
 
 
 def settle(campaign_id: str, now: datetime, budget: int | None = None) -> bool:
-    """Settle a closed campaign's pledges from its checkpoint, up to `budget` pledges;
-    True when this pass is over (all settled, or some wait for a later pass)."""
+    """Settle a closed campaign's pledges from its checkpoint, up to `budget` pledges (one
+    batch, checkpointed once settled: a pass that crashes does it again, each move being
+    once only); True when this pass is over (all settled, or some wait for a later pass)."""
     found = storage.settlement.get(campaign_id)
     if found is None or not found.campaign.is_closed or found.settled:
         return True
@@ -169,24 +180,25 @@ def settle(campaign_id: str, now: datetime, budget: int | None = None) -> bool:
         _mail_owner(f"owner_{campaign.status}", campaign)
     # Its public money: due or given back, once.
     matching.close_campaign(campaign, stamp, already_closed=found.matching_closed)
-    cursor, retry_pending = found.cursor, found.retry_pending
     budget = budget or get_settings().settlement_batch_count
-    handled = 0
-    while handled < budget:
+    batch: list[Pledge] = []
+    cursor = found.cursor
+    while len(batch) < budget:
         page, cursor = storage.pledges.list_for_campaign(
-            campaign_id, limit=min(PAGE, budget - handled), cursor=cursor, counted_only=False
+            campaign_id, limit=min(PAGE, budget - len(batch)), cursor=cursor, counted_only=False
         )
-        retry_pending += _settle_page(page, campaign, now)
-        handled += len(page)
-        if cursor:
-            storage.settlement.save_progress(campaign_id, cursor, retry_pending, stamp)
-            continue
-        if retry_pending:
-            storage.settlement.save_progress(campaign_id, None, 0, stamp)  # next pass retries them
-        else:
-            storage.settlement.finish(campaign_id, stamp)
-        return True
-    return False
+        batch += page
+        if not cursor:
+            break
+    retry_pending = found.retry_pending + _settle_batch(batch, campaign, now)
+    if cursor:
+        storage.settlement.save_progress(campaign_id, cursor, retry_pending, stamp)
+        return False
+    if retry_pending:
+        storage.settlement.save_progress(campaign_id, None, 0, stamp)  # next pass retries them
+    else:
+        storage.settlement.finish(campaign_id, stamp)
+    return True
 
 
 def dispatch(campaign_id: str, now: datetime) -> None:

@@ -59,18 +59,32 @@ def notified(provider_name: str, params: Mapping[str, str]) -> Pledge | None:
 
 
 def settle_payment(payment_id: str) -> Pledge | None:
+    """A settled payment moves its pledge. The payment names its pledge, campaign and
+    contributor: one read finds them all (a payment that names its pledge only, two)."""
     payment = read_payment(payment_id)
     if payment is None or not payment.settled:
         return None
-    pledge = storage.pledges.get(payment.pledge_id)
+    read = None
+    if payment.campaign_id and payment.contributor_id:
+        read = _read_for(payment.campaign_id, payment.contributor_id, payment.pledge_id)
+        pledge = read.pledge
+    else:
+        pledge = storage.pledges.get(payment.pledge_id)
     if pledge is None or pledge.payment_id != payment.id:
         logger.warning("a payment names no pledge of ours", extra={"payment_id": payment_id})
         return None
-    return apply(pledge, payment)
+    if (pledge.campaign_id, pledge.contributor_id) != (payment.campaign_id, payment.contributor_id):
+        read = None  # the pledge's own campaign and contributor count, read with it
+    return apply(pledge, payment, read)
 
 
-def apply(pledge: Pledge, payment: EscrowPayment) -> Pledge:
-    """Move `pledge` by its settled `payment`; answers it as it now is."""
+def _read_for(campaign_id: str, contributor_id: str, pledge_id: str | None = None) -> storage.pledges.PaymentContext:
+    return storage.pledges.read_for_payment(campaign_id, contributor_id, matching.known_fund(campaign_id), pledge_id)
+
+
+def apply(pledge: Pledge, payment: EscrowPayment, read: storage.pledges.PaymentContext | None = None) -> Pledge:
+    """Move `pledge` by its settled `payment` (`read` with it, when it was); answers it as
+    it now is."""
     refusals = 0
     for _ in range(ATTEMPTS):
         now = clock.iso(clock.now())
@@ -79,7 +93,7 @@ def apply(pledge: Pledge, payment: EscrowPayment) -> Pledge:
         if pledge.status in ("paid", "collected", "refunded"):
             return pledge  # it moved once already
         if pledge.pending:
-            read = storage.pledges.read_for_payment(pledge, matching.known_fund(pledge.campaign_id))
+            read = read or _read_for(pledge.campaign_id, pledge.contributor_id)
             campaign = read.campaign
             if campaign is not None and campaign.status == "live":
                 fund = matching.fund_for(campaign, read.fund)
@@ -91,7 +105,8 @@ def apply(pledge: Pledge, payment: EscrowPayment) -> Pledge:
                     paid = storage.pledges.pay(pledge, entry, top_up, new_contributor=not read.known_contributor)
                 except storage.ConditionFailed as refused:
                     refusals += refused.item in ("fund", "campaign")
-                    pledge = storage.pledges.get(pledge.id) or pledge
+                    read = _read_for(pledge.campaign_id, pledge.contributor_id, pledge.id)
+                    pledge = read.pledge or pledge
                     continue
                 mail_contributor("pledge_paid", paid, campaign.title)
                 observability.count(observability.PLEDGES)
@@ -140,11 +155,22 @@ def refund(pledge: Pledge, payment: EscrowPayment, *, live: bool, withdrawn: boo
 
 
 def refund_paid(pledge: Pledge, *, live: bool, withdrawn: bool = False) -> Pledge:
-    """Refund a paid pledge by its payment, read again at the provider."""
-    payment = read_payment(pledge.payment_id or "")
+    """Refund a paid pledge by its payment: as recorded when it was paid (a payment read
+    as succeeded stays so; the provider refuses a refund it cannot make), or read again at
+    the provider for a pledge recorded without its escrow and payer."""
+    payment = _recorded_payment(pledge) or read_payment(pledge.payment_id or "")
     if payment is None or payment.status != "succeeded":
         raise Conflict(f"the provider holds no payment of pledge {pledge.id} to refund")
     return refund(pledge, payment, live=live, withdrawn=withdrawn)
+
+
+def _recorded_payment(pledge: Pledge) -> EscrowPayment | None:
+    if not (pledge.counted and pledge.payment_id and pledge.escrow_id and pledge.payer_id):
+        return None
+    return EscrowPayment(
+        pledge.payment_id, pledge.id, pledge.escrow_id, pledge.amount_cents, "succeeded", "",
+        pledge.created_at, pledge.paid_at, payer_id=pledge.payer_id,
+    )  # fmt: skip
 
 
 def withdraw(pledge: Pledge) -> Pledge:

@@ -134,6 +134,7 @@ def _start_payment(
             pledge.amount_cents,
             pledge.return_url or "",
             payer._replace(user_id=payer_id or new_payer),
+            campaign_id=campaign.id,
         )
     except escrow.ProviderError as error:
         raise ServiceUnavailable("the payment provider cannot be reached; nothing was charged, try again") from error
@@ -171,7 +172,12 @@ def pledge(campaign_id: str, user: Identity, key: str | None, data: PledgeCreate
             payment_expires_at=clock.iso(moment + payments.window()),
         )
         payment, new_payer = _start_payment(new, campaign, user, read.payer_id)
-        new = new._replace(payment_id=payment.id, payment_url=payment.redirect_url)
+        new = new._replace(
+            payment_id=payment.id,
+            payment_url=payment.redirect_url,
+            escrow_id=payment.escrow_id,
+            payer_id=payment.payer_id or None,
+        )
         answer = answers.own_pledge(new)
         idempotency = Idempotency(
             scope=scope,

@@ -145,6 +145,8 @@ class Pledge(NamedTuple):
     # provider sends the browser back.
     payment_id: str | None = None
     payment_url: str | None = None
+    escrow_id: str | None = None  # with payer_id: a refund needs no read of the payment
+    payer_id: str | None = None
     payment_expires_at: str | None = None
     return_url: str | None = None
     failure_reason: str | None = None
@@ -336,6 +338,11 @@ class EscrowPayment(NamedTuple):
     created_at: str
     executed_at: str | None = None
     result: str = ""  # the provider's reason for a failure
+    payer_id: str = ""  # the contributor's user at the provider (Mangopay refunds name it)
+    # Its pledge's campaign and contributor, as the payment was started with them: its
+    # confirmation reads the pledge, the campaign and the contributor at once.
+    campaign_id: str = ""
+    contributor_id: str = ""
 
     @property
     def settled(self) -> bool:

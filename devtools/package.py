@@ -35,6 +35,7 @@ deploy` creates or updates stack oze-X through a change set.
 
 import argparse
 import compileall
+import json
 import os
 import py_compile
 import shutil
@@ -267,17 +268,45 @@ def package(stage: str, out: Path | None = None) -> Path:
     return path
 
 
-# Parts of the Lambda dependencies the code never imports, left out of the zip (5 MB goal).
-# Powertools ships every utility; we use its logger and metrics (chalicelib/observability.py).
-# tests/system/test_infra.py runs the packaged app's observability to catch a needed part left out.
-UNUSED = ("aws_lambda_powertools/event_handler", "aws_lambda_powertools/utilities/*/")
+# Parts of the Lambda dependencies the code never imports, left out of the zip (size goal in
+# the README). Powertools ships every utility; we use its logger and metrics
+# (chalicelib/observability.py) and its parameters (the Mangopay credentials). pydantic ships
+# its version 1 beside version 2. The Mangopay SDK uses pytz only for pytz.utc, which needs no
+# zone file. pip's RECORD lists are for uninstalling. tests/system/test_infra.py runs the
+# packaged app's lazily imported parts to catch a needed part left out.
+UNUSED = (
+    "aws_lambda_powertools/event_handler",
+    "aws_lambda_powertools/utilities/*/",
+    "pydantic/v1",
+    "pytz/zoneinfo",
+    "*.dist-info/RECORD",
+)
 # jmespath_utils: imported by the logger; parameters: the Mangopay credentials (chalicelib/adapters/mangopay.py).
 USED_BESIDE_UNUSED = ("aws_lambda_powertools/utilities/jmespath_utils", "aws_lambda_powertools/utilities/parameters")
+CONFIG = ROOT / ".chalice" / "config.json"
+
+
+def kept_zones() -> set[str]:
+    """The time zones the code reads: UTC and every TIMEZONE of .chalice/config.json."""
+    config = json.loads(CONFIG.read_text(encoding="utf-8"))
+    scopes = [config, *config.get("stages", {}).values()]
+    return {"UTC"} | {scope["environment_variables"]["TIMEZONE"] for scope in scopes
+                      if "TIMEZONE" in scope.get("environment_variables", {})}  # fmt: skip
+
+
+def _unused_zones(directory: Path) -> list[Path]:
+    """tzdata's zone files but the kept ones (its package markers stay: zoneinfo finds a
+    zone as a resource of its package)."""
+    zones = directory / "tzdata" / "zoneinfo"
+    kept = kept_zones()
+    files = [path for path in zones.rglob("*") if path.is_file() and path.name != "__init__.py"]
+    return [path for path in files if path.relative_to(zones).as_posix() not in kept]
 
 
 def _unused(directory: Path) -> list[Path]:
     found = [path for pattern in UNUSED for path in directory.glob(pattern)]
-    return [path for path in found if path.relative_to(directory).as_posix() not in USED_BESIDE_UNUSED]
+    used = [path for path in found if path.relative_to(directory).as_posix() not in USED_BESIDE_UNUSED]
+    return used + _unused_zones(directory)
 
 
 def finish_zip(zip_path: Path) -> None:
@@ -290,11 +319,11 @@ def finish_zip(zip_path: Path) -> None:
         with zipfile.ZipFile(zip_path) as archive:
             archive.extractall(directory)
         for path in _unused(Path(directory)):
-            shutil.rmtree(path)
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
         compileall.compile_dir(
             directory, quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
         )
-        with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
             for file in sorted(Path(directory).rglob("*")):
                 if file.is_file():
                     archive.write(file, file.relative_to(directory))
@@ -369,7 +398,10 @@ def cold_import_seconds(zip_path: Path, stage: str, runs: int = 5) -> float:
     code = (
         "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t);"
         # the parts imported on first call, to catch a needed part left out of the zip
-        "from chalicelib import observability; observability.tools()"
+        "from chalicelib import observability; observability.tools();"
+        "from chalicelib.adapters import mangopay; mangopay._sdk(); import pytz; pytz.utc;"
+        "from datetime import datetime, UTC; from chalicelib import clock, settings;"
+        "clock.end_of_local_day(datetime.now(UTC), 1, settings.get_settings().timezone)"
     )
     with tempfile.TemporaryDirectory() as directory:
         zipfile.ZipFile(zip_path).extractall(directory)

@@ -40,6 +40,7 @@ from ..settings import ConfigurationError, get_settings
 
 CURRENCY = "EUR"
 API_VERSION = "v2.01"
+TAG_MAX = 255  # a resource's Tag (docs.mangopay.com, "The PayIn object")
 TIMEOUT_SECONDS = 10.0  # below the API function's own timeout (.chalice/config.json)
 PAGE_SIZE = 100  # the most Mangopay lists per page
 STATUSES = {"CREATED": "created", "SUCCEEDED": "succeeded", "FAILED": "failed"}
@@ -77,14 +78,16 @@ class _SDK(NamedTuple):
     APIError: Any
     InsertQuery: Any
     resources: Any
+    HTTPAdapter: Any
 
 
 @functools.cache
 def _sdk() -> _SDK:
     """The SDK, imported on first use (requests with it: about 0.3 s, never in the cold start)."""
     from mangopay import api, exceptions, query, resources  # type: ignore[import-untyped]
+    from requests.adapters import HTTPAdapter
 
-    return _SDK(api.APIRequest, exceptions.APIError, query.InsertQuery, resources)
+    return _SDK(api.APIRequest, exceptions.APIError, query.InsertQuery, resources, HTTPAdapter)
 
 
 class _Tokens:
@@ -105,7 +108,7 @@ def _handler(credentials: Credentials, api_url: str) -> Any:
     """The SDK's request handler, made once per container. Its logger is silenced: its error
     lines carry the request's body (a payer's name and e-mail); ours say what failed."""
     logging.getLogger("mangopay").setLevel(logging.CRITICAL)
-    return _sdk().APIRequest(
+    handler = _sdk().APIRequest(
         client_id=credentials.client_id,
         apikey=credentials.api_key,
         api_url=f"{api_url}/{API_VERSION}/",
@@ -113,6 +116,11 @@ def _handler(credentials: Credentials, api_url: str) -> Any:
         timeout=TIMEOUT_SECONDS,
         storage_strategy=_Tokens(),
     )
+    # A settlement refunds REFUND_CONCURRENCY at once through this handler: a kept
+    # connection for each (requests keeps 10 and opens a new TLS connection beyond).
+    connections = max(10, get_settings().refund_concurrency)
+    handler._session.mount("https://", _sdk().HTTPAdapter(pool_connections=1, pool_maxsize=connections))
+    return handler
 
 
 def idempotency_key(kind: str, *reference: str) -> str:
@@ -152,10 +160,21 @@ def _created_at(resource: Mapping[str, Any]) -> str:
     return _iso(resource.get("CreationDate")) or clock.iso(clock.now())
 
 
+def _tag(pledge_id: str, campaign_id: str, payer: Payer) -> str:
+    """A PayIn's Tag (its free text, 255 characters at most): the pledge it pays, then its
+    campaign and contributor when they fit, read back by `_payment`."""
+    tag = " ".join((pledge_id, campaign_id, payer.contributor_id))
+    return tag if campaign_id and payer.contributor_id and len(tag) <= TAG_MAX else pledge_id
+
+
 def _payment(payin: Mapping[str, Any]) -> EscrowPayment:
+    pledge_id, _, named = str(payin.get("Tag") or "").partition(" ")
+    campaign_id, _, contributor_id = named.partition(" ")
     return EscrowPayment(
         id=str(payin["Id"]),
-        pledge_id=str(payin.get("Tag") or ""),
+        pledge_id=pledge_id,
+        campaign_id=campaign_id,
+        contributor_id=contributor_id,
         escrow_id=str(payin.get("CreditedWalletId") or ""),
         amount_cents=_cents(payin.get("DebitedFunds")),
         status=_status(payin),
@@ -163,6 +182,7 @@ def _payment(payin: Mapping[str, Any]) -> EscrowPayment:
         created_at=_created_at(payin),
         executed_at=_iso(payin.get("ExecutionDate")),
         result=_result(payin),
+        payer_id=str(payin.get("AuthorId") or ""),
     )
 
 
@@ -296,7 +316,14 @@ class MangopayEscrow:
         return str(user["Id"])
 
     def start_payment(
-        self, pledge_id: str, escrow_id: str, amount_cents: int, return_url: str, payer: Payer | None = None
+        self,
+        pledge_id: str,
+        escrow_id: str,
+        amount_cents: int,
+        return_url: str,
+        payer: Payer | None = None,
+        *,
+        campaign_id: str = "",
     ) -> EscrowPayment:
         if payer is None or not payer.user_id:
             raise ValueError("a Mangopay payment needs its payer's user: register_payer, then keep its id")
@@ -311,7 +338,7 @@ class MangopayEscrow:
                 "CardType": "CB_VISA_MASTERCARD",
                 "SecureMode": "DEFAULT",
                 "Culture": "FR",
-                "Tag": pledge_id,
+                "Tag": _tag(pledge_id, campaign_id, payer),
             },
             idempotency_key("payin", pledge_id),
         )
@@ -331,14 +358,17 @@ class MangopayEscrow:
         refused = EscrowTransfer(
             key, "refund", payment.escrow_id, payment.amount_cents, "failed", clock.iso(clock.now()), payment.id
         )
-        payin = self._get(f"/payins/{payment.id}")
-        if not isinstance(payin, Mapping) or payin.get("Status") != "SUCCEEDED":
-            status = payin.get("Status") if isinstance(payin, Mapping) else "inconnu"
-            return refused._replace(result=f"paiement non remboursable ({status})")
+        author = payment.payer_id if payment.status == "succeeded" else ""
+        if not author:  # read again: whether it succeeded (meanwhile?), and who paid it
+            payin = self._get(f"/payins/{payment.id}")
+            if not isinstance(payin, Mapping) or payin.get("Status") != "SUCCEEDED":
+                status = payin.get("Status") if isinstance(payin, Mapping) else "inconnu"
+                return refused._replace(result=f"paiement non remboursable ({status})")
+            author = payin["AuthorId"]
         try:
             refund = self._post(
                 _sdk().resources.PayInRefund,
-                {"AuthorId": payin["AuthorId"], "Tag": payment.pledge_id},
+                {"AuthorId": author, "Tag": payment.pledge_id},
                 key,
                 payin_id=payment.id,
             )

@@ -34,6 +34,7 @@ class PaymentContext(NamedTuple):
     campaign: Campaign | None
     fund: Fund | None
     known_contributor: bool  # whether the contributor has paid a pledge before
+    pledge: Pledge | None = None  # when asked for by id
 
 
 def from_item(item: dict[str, Any]) -> Pledge:
@@ -53,18 +54,21 @@ def read_context(campaign_id: str, contributor_id: str, scope: str) -> PledgeCon
     )
 
 
-def read_for_payment(pledge: Pledge, fund_id: str | None) -> PaymentContext:
+def read_for_payment(
+    campaign_id: str, contributor_id: str, fund_id: str | None, pledge_id: str | None = None
+) -> PaymentContext:
     """One read for a pledge's payment: its campaign, the campaign's matching fund
-    `fund_id`, and whether its contributor has paid before."""
-    wanted = [keys.campaign(pledge.campaign_id), keys.contributor(pledge.contributor_id)]
-    by_kind = {
-        keys.kind(pk): item for pk, item in dynamo.batch_get([*wanted, *([keys.fund(fund_id)] if fund_id else [])])
-    }
-    campaign, fund = by_kind.get(keys.CAMPAIGN), by_kind.get(keys.FUND)
+    `fund_id`, whether its contributor has paid before, and the pledge `pledge_id`."""
+    wanted = [keys.campaign(campaign_id), keys.contributor(contributor_id)]
+    wanted += [keys.fund(fund_id)] if fund_id else []
+    wanted += [keys.pledge(pledge_id)] if pledge_id else []
+    by_kind = {keys.kind(pk): item for pk, item in dynamo.batch_get(wanted)}
+    campaign, fund, pledge = by_kind.get(keys.CAMPAIGN), by_kind.get(keys.FUND), by_kind.get(keys.PLEDGE)
     return PaymentContext(
         campaigns.from_item(campaign) if campaign else None,
         funds.from_item(fund) if fund else None,
         "CONTRIBUTOR" in by_kind,
+        from_item(pledge) if pledge else None,
     )
 
 

@@ -377,8 +377,8 @@ def test_a_payment_within_the_window_counts_and_one_completed_after_closure_is_r
 
 
 def test_a_crash_half_way_is_finished_by_the_rerun_refunding_each_pledge_once(client, monkeypatch):
-    """A failed campaign of 7 paid pledges, 3 a page; the function dies after the 4th
-    refund is recorded, with the rest of that page refunded at the provider but not yet
+    """A failed campaign of 7 paid pledges, 3 a batch; the function dies after the 4th
+    refund is recorded, with the rest of that batch refunded at the provider but not yet
     recorded. The rerun asks the provider again for those only: one refund each."""
     campaign_id = backed(client, goal_cents=1_000_000, amounts=[20000 + n for n in range(7)])
     after = closing(client, campaign_id)
@@ -402,12 +402,12 @@ def test_a_crash_half_way_is_finished_by_the_rerun_refunding_each_pledge_once(cl
             return done
 
     monkeypatch.setattr(storage.pledges, "refund", crash_after_four)
-    monkeypatch.setattr(finalisation, "PAGE", 3)  # checkpoints after 3 and 6 pledges
+    monkeypatch.setenv("SETTLEMENT_BATCH_COUNT", "3")  # checkpoints after 3 and 6 pledges
     with pytest.raises(RuntimeError):
         finalisation.run(after)
     refunded_before = {p["id"]: p["refunded_at"] for p in pledges_of(campaign_id) if p["status"] == "refunded"}
     assert len(refunded_before) == 4
-    assert len(asked) == len(set(asked)) == 6  # the second page all refunded at the provider
+    assert len(asked) == len(set(asked)) == 6  # the second batch all refunded at the provider
     assert not storage.settlement.get(campaign_id).settled
 
     monkeypatch.setattr(storage.pledges, "refund", real_record)
@@ -427,17 +427,23 @@ def test_a_crash_half_way_is_finished_by_the_rerun_refunding_each_pledge_once(cl
 
 
 def test_an_unavailable_provider_leaves_refunds_to_a_later_pass(client, monkeypatch, caplog):
-    campaign_id = backed(client, goal_cents=1_000_000)
+    """The provider down (or its rate limit reached): the first refund it cannot answer
+    halts the pass, instead of each pledge waiting for its own timeout."""
+    campaign_id = backed(client, goal_cents=1_000_000, amounts=[10000, 20000, 30000, 40000, 10000])
     real_refund = escrow.SandboxEscrow.refund
+    asked = []
 
     def unreachable(self, payment):
+        asked.append(payment.pledge_id)
         raise escrow.ProviderError("the provider answered 503", retryable=True)
 
     monkeypatch.setattr(escrow.SandboxEscrow, "refund", unreachable)
+    monkeypatch.setenv("REFUND_CONCURRENCY", "1")
     moment = closing(client, campaign_id)
     assert finalisation.run(moment)["closed"] == [campaign_id]
     assert shown(client, campaign_id)["status"] == "failed"
-    assert statuses(campaign_id) == ["paid", "paid"]  # nothing refunded, nothing recorded
+    assert statuses(campaign_id) == ["paid"] * 5  # nothing refunded, nothing recorded
+    assert len(asked) == 1
     assert escrow_balance(campaign_id) == 110000 and reconciled(campaign_id)
     assert not storage.settlement.get(campaign_id).settled
     assert "a pledge waits for the next pass" in caplog.text
@@ -445,9 +451,9 @@ def test_an_unavailable_provider_leaves_refunds_to_a_later_pass(client, monkeypa
 
     monkeypatch.setattr(escrow.SandboxEscrow, "refund", real_refund)
     finalisation.run(moment + timedelta(minutes=11))
-    assert statuses(campaign_id) == ["refunded", "refunded"]
+    assert statuses(campaign_id) == ["refunded"] * 5
     assert escrow_balance(campaign_id) == 0 and reconciled(campaign_id)
-    assert subjects().count(REFUNDED) == 2
+    assert subjects().count(REFUNDED) == 5
     assert storage.settlement.get(campaign_id).settled
 
 

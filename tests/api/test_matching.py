@@ -463,8 +463,9 @@ def test_a_matched_pledge_and_its_payment_are_one_write_request_each(client):
     paid = count_requests(notified, operation)
     assert writes(paid) == {"TransactWriteItems (CAMPAIGN, FUND, LEDGER, PLEDGE)": 1}
     assert paid["provider GetItem"] == 1  # the payment read again at the provider, never trusted
+    assert paid["BatchGetItem"] == 1 and not paid["GetItem"]  # the pledge, its campaign, fund and contributor
     again = count_requests(notified, operation)  # the same notification again: read, nothing written
-    assert again == Counter({"provider GetItem": 1, "GetItem": 1})
+    assert again == Counter({"provider GetItem": 1, "BatchGetItem": 1})
     assert storage.pledges.get(asked["id"]).matched_cents == 2_500
 
     # Cancelled while live: refunded at the provider, then out of the totals with its

@@ -274,6 +274,28 @@ def test_a_notification_replayed_five_times_moves_the_pledge_once(client, worksh
     assert len(subjects("lea@exemple.fr")) == 1
 
 
+def test_a_payment_and_pledge_recorded_without_their_names_still_confirm_and_refund(client, workshop):
+    """Payments started before they named their campaign and contributor, and pledges
+    recorded without their escrow and payer (before 2026-12-02): the pledge is read first,
+    then its payment read again before its refund; nothing else differs."""
+    campaign_id, reward_id = workshop
+    asked = ask(client, campaign_id, amount_cents=3000, reward_id=reward_id)
+    dynamo = storage.dynamo
+    payment_key = storage.keys.psp_object("PAYIN", payment_id(asked))
+    dynamo.write(dynamo.update(payment_key, "REMOVE campaign_id, contributor_id"))
+    dynamo.write(dynamo.update(storage.keys.pledge(asked["id"]), "REMOVE escrow_id, payer_id"))
+    assert storage.pledges.get(asked["id"]).payer_id is None
+    assert storage.sandbox.get_payment(payment_id(asked)).campaign_id == ""
+    escrow.SandboxEscrow().complete(payment_id(asked), "succeeded")
+
+    assert notify(client, payment_id(asked)).json_body == {"handled": True}
+    assert mine(client)[asked["id"]]["status"] == "paid"
+    assert totals(client, campaign_id) == (3000, 1, 1)
+    cancelled = client.http.post(f"/pledges/{asked['id']}/cancel", headers=bearer("lea"))
+    assert cancelled.json_body["status"] == "refunded"
+    assert totals(client, campaign_id) == (0, 0, 2) and escrow_balance(campaign_id) == 0
+
+
 def test_a_notification_is_never_trusted_the_payment_is_read_again(client, workshop):
     campaign_id, reward_id = workshop
     waiting = ask(client, campaign_id, amount_cents=3000, reward_id=reward_id)

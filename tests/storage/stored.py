@@ -39,5 +39,5 @@ def pay(pledge: Any, entry: Any, top_up: Any) -> Any:
     with the campaign, then the payment's transaction."""
     from chalicelib import storage
 
-    known = storage.pledges.read_for_payment(pledge, None).known_contributor
+    known = storage.pledges.read_for_payment(pledge.campaign_id, pledge.contributor_id, None).known_contributor
     return storage.pledges.pay(pledge, entry, top_up, new_contributor=not known)

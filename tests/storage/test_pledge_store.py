@@ -181,7 +181,8 @@ def test_a_contributors_first_payment_stays_their_first():
 def test_a_first_payment_that_raced_another_is_refused_as_contributor_and_goes_through_again(monkeypatch):
     """Two first payments of Léa's at once: both read no marker, one transaction wins."""
     other, made = _record(pledge(id="p-lea-2")), _record(pledge())
-    both_read_no_marker = not storage.pledges.read_for_payment(made, None).known_contributor
+    read = storage.pledges.read_for_payment(made.campaign_id, made.contributor_id, None)
+    both_read_no_marker = not read.known_contributor
     _pay(other, at="2026-06-01T12:05:00Z")
     with pytest.raises(storage.ConditionFailed) as refused:
         storage.pledges.pay(made, ledger_entry(made), NO_TOP_UP, new_contributor=both_read_no_marker)
@@ -444,17 +445,21 @@ def test_read_context_of_an_unknown_campaign_answers_none():
     assert storage.pledges.read_context("inconnue", "lea", "lea:cle-1").campaign is None
 
 
-def test_read_for_payment_answers_the_campaign_its_fund_and_whether_the_contributor_paid_before():
+def test_read_for_payment_answers_the_campaign_its_fund_whether_the_contributor_paid_before_and_the_pledge():
     storage.funds.create(fund())
-    assert storage.pledges.read_for_payment(pledge(), "f-manche") == (
+    made = pledge()
+    assert storage.pledges.read_for_payment("c0ffee", made.contributor_id, "f-manche") == (
         storage.campaigns.get("c0ffee"),
         storage.funds.get("f-manche"),
         False,
+        None,
     )
-    _pay(_record(pledge()))
-    assert storage.pledges.read_for_payment(pledge(id="p-2"), None) == (storage.campaigns.get("c0ffee"), None, True)
-    elsewhere = pledge(campaign_id="inconnue", contributor_id="hugo")
-    assert storage.pledges.read_for_payment(elsewhere, "f-inconnu") == (None, None, False)
+    _pay(_record(made))
+    read = storage.pledges.read_for_payment("c0ffee", made.contributor_id, None, pledge_id=made.id)
+    assert read == (storage.campaigns.get("c0ffee"), None, True, storage.pledges.get(made.id))
+    assert read.pledge.status == "paid"
+    nothing = storage.pledges.read_for_payment("inconnue", "hugo", "f-inconnu", pledge_id="p-x")
+    assert nothing == (None, None, False, None)
 
 
 def test_backs_a_counted_pledge_of_that_contributor_on_that_campaign_or_one_refunded_at_closure():

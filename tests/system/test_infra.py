@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
 HOSTED = packaging.STAGES
 REGION = "eu-west-3"
-MAX_ZIP_BYTES = 5 * 1024 * 1024
+# 5 MiB until the escrow provider's SDK (with requests, urllib3, idna, certifi, simplejson,
+# pytz, six and blinker) joined the package: 6 MiB since (README, Lambda package).
+MAX_ZIP_BYTES = 6 * 1024 * 1024
 # Conditions under which a resource exists only in hosted stacks (not in the emulator).
 HOSTED_ONLY = {"Hosted", "HasSender", "HasAlarmEmail"}
 # What the Lambda service does with a function's role on its behalf, by trigger.
@@ -243,7 +245,9 @@ def test_packaged_app_imports_and_logs_with_what_the_zip_keeps(packaged):
     _, directory = packaged["dev"]
     names = zipfile.ZipFile(directory / "deployment.zip").namelist()
     assert "chalicelib/storage/__pycache__/dynamo.cpython-311.pyc" in names
-    assert not [n for n in names if n.startswith("aws_lambda_powertools/event_handler/")]
+    assert not [n for n in names if n.startswith(("aws_lambda_powertools/event_handler/", "pydantic/v1/"))]
+    assert "tzdata/zoneinfo/Europe/Paris" in names and "tzdata/zoneinfo/Europe/Berlin" not in names
+    assert "mangopay/api.py" in names and "requests/__init__.py" in names
     assert packaging.cold_import_seconds(directory / "deployment.zip", "dev", runs=1) > 0
 
 

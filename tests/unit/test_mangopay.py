@@ -103,7 +103,7 @@ WEB_PAYIN = Fixture(
     "SDK tests/test_payins.py test_create_card_via_web_interface_payin",
     {
         "Id": "wt_01PAYIN",
-        "Tag": "p-lea",
+        "Tag": "p-lea c0ffee sub-lea",  # ours (chalicelib/adapters/mangopay.py _tag): pledge, campaign, contributor
         "CreationDate": 1767225600,
         "AuthorId": "user_m_01LEA",
         "CreditedUserId": PLATFORM_USER,
@@ -388,16 +388,19 @@ def test_a_payers_one_name_gives_mangopay_a_first_and_a_last_name(api, psp, name
 def test_a_web_card_payin_sends_the_payer_to_mangopays_page(api, psp):
     api.post(f"{API}/payins/card/web", json=WEB_PAYIN.body)
 
-    payment = psp.start_payment("p-lea", "wlt_m_01ESCROW", 2_500, RETURN_URL, payer=LEA)
+    payment = psp.start_payment("p-lea", "wlt_m_01ESCROW", 2_500, RETURN_URL, payer=LEA, campaign_id="c0ffee")
 
     assert payment == EscrowPayment(
         id="wt_01PAYIN",
         pledge_id="p-lea",
+        campaign_id="c0ffee",
+        contributor_id="sub-lea",
         escrow_id="wlt_m_01ESCROW",
         amount_cents=2_500,
         status="created",
         redirect_url=WEB_PAYIN.body["RedirectURL"],
         created_at="2026-01-01T00:00:00Z",
+        payer_id="user_m_01LEA",
     )
     assert not payment.settled
     (request,) = sent(api, "POST", "/payins/card/web")
@@ -410,8 +413,19 @@ def test_a_web_card_payin_sends_the_payer_to_mangopays_page(api, psp):
         "CardType": "CB_VISA_MASTERCARD",
         "SecureMode": "DEFAULT",
         "Culture": "FR",
-        "Tag": "p-lea",
+        "Tag": "p-lea c0ffee sub-lea",
     }
+
+
+def test_a_payment_too_long_to_name_its_campaign_and_contributor_names_its_pledge():
+    """A Tag holds 255 characters: a payment whose names would not fit carries its
+    pledge's id only (its confirmation then reads the pledge first)."""
+    from chalicelib.adapters.mangopay import _payment, _tag
+
+    assert _tag("p-lea", "c0ffee", LEA._replace(contributor_id="x" * 250)) == "p-lea"
+    assert _tag("p-lea", "", LEA) == "p-lea"
+    named = _payment({**WEB_PAYIN.body, "Tag": "p-lea"})
+    assert (named.pledge_id, named.campaign_id, named.contributor_id) == ("p-lea", "", "")
 
 
 def test_a_payment_needs_its_payers_user_at_mangopay(api, psp):
@@ -531,6 +545,23 @@ def test_a_refund_gives_the_whole_payment_back_to_its_card(api, psp):
     )
     (request,) = sent(api, "POST", "/payins/wt_01PAYIN/refunds")
     assert body(request) == {"AuthorId": "user_m_01LEA", "Tag": "p-lea"}  # no amount: the whole payin
+
+
+def test_a_payment_that_names_its_payer_is_refunded_in_one_call(api, psp):
+    """Settlement refunds a paid pledge as recorded (payer and escrow kept when it was
+    paid): one POST, no read, which counts at Mangopay's rate limits."""
+    api.post(f"{API}/payins/wt_01PAYIN/refunds", json=PAYIN_REFUND.body)
+    payment = EscrowPayment(
+        "wt_01PAYIN", "p-lea", "wlt_m_01ESCROW", 2_500, "succeeded", "", "2026-01-01T00:00:00Z", payer_id="user_m_01LEA"
+    )
+
+    refund = psp.refund(payment)
+
+    assert (refund.id, refund.status) == ("rf_01REFUND", "succeeded")
+    assert [(c.request.method, c.request.url) for c in api.calls if "/payins/" in c.request.url] == [
+        ("POST", f"{API}/payins/wt_01PAYIN/refunds")
+    ]
+    assert body(api.calls[-1].request) == {"AuthorId": "user_m_01LEA", "Tag": "p-lea"}
 
 
 @pytest.mark.parametrize(("fixture", "status"), [(WEB_PAYIN, "CREATED"), (WEB_PAYIN_FAILED, "FAILED")])
