@@ -14,11 +14,14 @@ from chalicelib import (
     finalisation,
     matching,
     media,
+    owners,
     payments,
+    payouts,
     pledges,
     privacy,
     reconciliation,
     sandbox_pages,
+    subsidies,
     updates,
 )
 from chalicelib.http import FORM, HTML, Api, Call, Reply, UserCall, ViewerCall
@@ -156,10 +159,12 @@ def my_campaigns(call: UserCall):
     )
 
 
-@api.route("/moderation/queue", "GET", auth="moderator", query="base.PageQuery", response="campaigns.CampaignPage")
+@api.route(
+    "/moderation/queue", "GET", auth="moderator", query="base.PageQuery", response="campaigns.QueuedCampaignPage"
+)
 def moderation_queue(call: UserCall):
-    queue = campaigns.moderation_queue(call.user, limit=call.query.limit, cursor=call.query.cursor)
-    return answers.campaigns(*queue, call.user)
+    queue, cursor, accounts = campaigns.moderation_queue(call.user, limit=call.query.limit, cursor=call.query.cursor)
+    return answers.moderation_queue(queue, cursor, accounts, call.user)
 
 
 @api.route("/stats", "GET", response="campaigns.Stats")
@@ -215,7 +220,7 @@ def my_pledges(call: UserCall):
 def payment_notification(call: Call, provider: str):
     """The provider's notification (Mangopay's hooks are GETs): the payment it names is
     read again at the provider, never trusted."""
-    return {"handled": payments.notified(provider, call.query.model_dump(exclude_none=True)) is not None}
+    return {"handled": payments.notified(provider, call.query.model_dump(exclude_none=True))}
 
 
 @api.route(
@@ -248,6 +253,67 @@ def sandbox_payment_outcome(call: Call, payment_id: str):
     if pledge is not None and pledge.return_url:
         return Reply("", 303, {"Location": pledge.return_url}, content_type=HTML)
     return Reply(page, content_type=HTML)
+
+
+@api.route("/sandbox/verifications/{verification_id}", "GET", produces=("text/html",))
+def sandbox_verification_page(call: Call, verification_id: str):
+    """The sandbox provider's hosted identity verification page (local and dev stages)."""
+    return Reply(sandbox_pages.verification_page(verification_id), content_type=HTML)
+
+
+@api.route(
+    "/sandbox/verifications/{verification_id}",
+    "POST",
+    body="payments.SandboxVerificationOutcome",
+    consumes=FORM,
+    produces=("text/html",),
+    redirects=True,
+)
+def sandbox_verification_outcome(call: Call, verification_id: str):
+    """Its buttons: verified or refused; then back to the account's return_url."""
+    back, page = sandbox_pages.complete_verification(verification_id, call.body.outcome)
+    if back:
+        return Reply("", 303, {"Location": back}, content_type=HTML)
+    return Reply(page, content_type=HTML)
+
+
+# --- owners: payout accounts and payouts ----------------------------------------------------
+
+
+@api.route(
+    "/me/payout-account",
+    "POST",
+    auth="user",
+    body="owners.PayoutAccountCreate",
+    response="owners.PayoutAccount",
+    status=201,
+)
+def open_payout_account(call: UserCall):
+    """Open the caller's payout account at the payment provider; verify on its page."""
+    return answers.payout_account(owners.open_account(call.user, call.body))
+
+
+@api.route("/me/payout-account", "GET", auth="user", response="owners.PayoutAccount")
+def my_payout_account(call: UserCall):
+    return answers.payout_account(owners.account_of(call.user))
+
+
+@api.route(
+    "/me/payout-account/bank-account",
+    "POST",
+    auth="user",
+    body="owners.BankAccountCreate",
+    response="owners.PayoutAccount",
+)
+def register_bank_account(call: UserCall):
+    """The bank account payouts go to: sent to the provider, shown by its last 4 characters."""
+    return answers.payout_account(owners.register_bank_account(call.user, call.body))
+
+
+@api.route("/campaigns/{campaign_id}/payout", "GET", auth="user", response="payouts.Payout")
+def campaign_payout(call: UserCall, campaign_id: str):
+    """A succeeded campaign's money to its owner (its owner and moderators)."""
+    return answers.payout(payouts.of_campaign(campaign_id, call.user))
 
 
 @api.route("/reconciliation", "GET", auth="moderator", response="payments.Reconciliation")
@@ -311,6 +377,35 @@ def export_closed_campaigns(call: UserCall):
         return export
     disposition = f'attachment; filename="{exports.csv_filename(q.from_, q.to)}"'
     return Reply(exports.as_csv(export), headers={"Content-Disposition": disposition}, content_type=exports.CSV)
+
+
+@api.route(
+    "/exports/subsidies-due",
+    "GET",
+    auth="moderator",
+    query="exports.FormatQuery",
+    response="exports.SubsidiesDue",
+    produces=("text/csv", "application/json"),
+)
+def export_subsidies_due(call: UserCall):
+    """The top-ups due to owners of succeeded campaigns, for the public accountant."""
+    export = subsidies.due(call.user)
+    if call.query.format == "json":
+        return export
+    disposition = 'attachment; filename="oze-subventions-dues.csv"'
+    return Reply(subsidies.as_csv(export), headers={"Content-Disposition": disposition}, content_type=exports.CSV)
+
+
+@api.route(
+    "/subsidies/{campaign_id}/paid",
+    "POST",
+    auth="moderator",
+    body="exports.SubsidyPayment",
+    response="exports.SubsidyPaid",
+)
+def mark_subsidy_paid(call: UserCall, campaign_id: str):
+    """The public accountant paid it: recorded with the payment mandate's reference."""
+    return subsidies.mark_paid(campaign_id, call.user, call.body.mandate_ref)
 
 
 @api.route("/open-data/campaigns", "GET", query="base.PageQuery", response="exports.OpenDataPage")

@@ -8,7 +8,8 @@ slowness): `due` campaigns of `pledges` paid pledges each, all due; then the sam
 campaigns, from a copy of the table taken before the first run, among `total` live
 campaigns (the others end 4 weeks later and have no pledges: closure reads none of
 theirs). The data are made through chalicelib under a fixed clock: campaigns.create,
-submit, approve (which opens the campaign's escrow at the sandbox provider), then each
+submit, the owner's payout account, approve (which opens the campaign's escrow at the
+sandbox provider), then each
 pledge made (pledges.pledge), paid on the sandbox's page (SandboxEscrow.complete) and
 confirmed as the provider's notification confirms it (payments.settle_payment): the items
 and counters are those the API writes, without the HTTP layer; their making is timed
@@ -130,9 +131,10 @@ def _person(n: int, kind: str):
 
 
 def _campaign(n: int, days: int, succeeds: bool) -> str:
-    from chalicelib import campaigns
+    from chalicelib import campaigns, owners
     from chalicelib.identity import Identity
     from chalicelib.models.campaigns import CampaignCreate
+    from chalicelib.models.owners import PayoutAccountCreate
     from chalicelib.settings import get_settings
 
     settings = get_settings()
@@ -151,6 +153,7 @@ def _campaign(n: int, days: int, succeeds: bool) -> str:
     moderator = Identity(sub="moderatrice", name="Claire Moderatrice", groups=frozenset({"moderators"}))
     campaign = campaigns.create(owner, CampaignCreate.model_validate(body, context={"settings": settings}))
     campaigns.submit(campaign.id, owner)
+    owners.open_account(owner, PayoutAccountCreate.model_validate(requests.PAYOUT_ACCOUNT))  # approval needs one
     campaigns.approve(campaign.id, moderator)
     return campaign.id
 
@@ -398,17 +401,16 @@ def settle_timeouts() -> dict[str, int]:
     }
 
 
-def refund_batch_seconds(pledges: int, per_pledge_s: float, concurrency: int, page: int) -> float:
-    """Wall time of refunding `pledges` as finalisation.settle does: a page of `page`
-    pledges at a time, each page's refunds `concurrency` at once (the page waits for its
-    slowest round), one pledge taking `per_pledge_s` in its worker."""
-    full, rest = divmod(pledges, page)
-    rounds = full * math.ceil(page / concurrency) + math.ceil(rest / concurrency)
+def refund_batch_seconds(pledges: int, per_pledge_s: float, concurrency: int, batch: int) -> float:
+    """Wall time of refunding `pledges` as finalisation.settle does: batches of `batch`
+    pledges one after another (an SQS message each), a batch's refunds `concurrency` at once
+    (ceil(batch / concurrency) rounds), one pledge taking `per_pledge_s` in its worker."""
+    full, rest = divmod(pledges, batch)
+    rounds = full * math.ceil(batch / concurrency) + math.ceil(rest / concurrency)
     return rounds * per_pledge_s
 
 
 def capacity(f: Figures) -> str:
-    from chalicelib import finalisation
     from chalicelib.settings import VARIABLES
 
     budget = int(VARIABLES["SETTLEMENT_BATCH_COUNT"])
@@ -427,7 +429,7 @@ def capacity(f: Figures) -> str:
     lines = [
         f"Capacity plan: pledges one `settle` invocation settles within its timeout ({timeout} s in "
         f"{', '.join(f'{s} {t} s' for s, t in timeouts.items())}; {MARGIN:.0%} of it usable = {usable:.0f} s). "
-        f"SETTLEMENT_BATCH_COUNT = {budget}, REFUND_CONCURRENCY = {concurrency}, pages of {finalisation.PAGE}.",
+        f"SETTLEMENT_BATCH_COUNT = {budget}, REFUND_CONCURRENCY = {concurrency} over the whole batch.",
         f"  measured: DynamoDB requests of ours {collect_ours:.3f} per collected pledge (with each campaign's own), "
         f"{refund_ours:.3f} per refunded pledge; provider calls {calls:.2f} per refunded pledge "
         f"({_ops(f.port)}), none per collected pledge; {mails:.2f} SES SendEmail per settled pledge "
@@ -440,7 +442,7 @@ def capacity(f: Figures) -> str:
     for speed, (ddb, ses) in (("fast", (DYNAMODB_MS[0], SES_MS[0])), ("slow", (DYNAMODB_MS[1], SES_MS[1]))):
         collect_s = budget * (collect_ours * ddb + mails * ses) / 1000
         one_refund_s = (calls * PROVIDER_MS + refund_ours * ddb + mails * ses) / 1000
-        refund_s = refund_batch_seconds(budget, one_refund_s, concurrency, finalisation.PAGE)
+        refund_s = refund_batch_seconds(budget, one_refund_s, concurrency, budget)
         for name, seconds in (
             (f"succeeded campaign, {speed} calls", collect_s),
             (f"failed campaign, {speed} calls", refund_s),

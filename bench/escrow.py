@@ -2,7 +2,7 @@
 campaign at scale with a provider that takes its time.
 
     .venv/bin/python -m bench.escrow [--only calls|refunds] [--pledges 10000]
-        [--concurrency 8 32] [--refund-ms 400] [--read-ms 0] [--quick]
+        [--concurrency 8 32] [--refund-ms 400] [--quick]
 
 Both on in-process moto (bench/moto_speed.py), the test stage's resources from infra/, the
 sandbox provider, under a fixed clock; the provider's port (chalicelib/escrow.py
@@ -17,22 +17,23 @@ then the notification's confirmation).
 
 refunds: a failed campaign of `--pledges` paid pledges refunded by finalisation.settle
 with a provider whose refund answers in `--refund-ms` (SandboxEscrow.refund wrapped with a
-time.sleep; `--read-ms` does the same to read_payment, which settlement calls before each
-refund), at each REFUND_CONCURRENCY of `--concurrency` (the variable set in os.environ:
+time.sleep), at each REFUND_CONCURRENCY of `--concurrency` (the variable set in os.environ:
 settings are read at each call). Each settle() call is what one SQS message does in AWS: it
-settles SETTLEMENT_BATCH_COUNT pledges (2000) then hands on; the messages of a campaign
-are processed one after another, as here (finalisation.dispatch with no queue). A run of
-each concurrency starts from a fresh emulator.
+lists SETTLEMENT_BATCH_COUNT pledges (2000), refunds the whole batch REFUND_CONCURRENCY at
+once, each by its payment as recorded (one provider call: `refund`), then hands on; the
+messages of a campaign are processed one after another, as here (finalisation.dispatch
+with no queue). A run of each concurrency starts from a fresh emulator.
 
 The pledges are seeded directly through storage, not through the API (10,000 pledges
 through pledges.pledge, the sandbox's page and the confirmation take tens of minutes on
 moto): the campaign is made through chalicelib (campaigns.create, submit, approve: its
 escrow wallet opened at the sandbox); then, with BatchWriteItem, for each pledge the item
-the API writes once it is paid (status paid, paid_at, payment_id, its user and campaign
-index keys; no pending keys) and its ledger entry "paid", and for the sandbox provider its
-succeeded payment (PSP#PAYIN#<id>, as chalicelib.storage.sandbox writes it); the wallet's
-balance and the campaign's totals (raised_cents, crowd_cents, pledge_count) are then set
-to their sums. The campaign misses its goal: after its deadline and payment window,
+the API writes once it is paid (status paid, paid_at, payment_id, the escrow_id and
+payer_id its refund needs, its user and campaign index keys; no pending keys) and its
+ledger entry "paid", and for the sandbox provider its succeeded payment (PSP#PAYIN#<id>,
+as chalicelib.storage.sandbox writes it, with its payer, campaign and contributor); the
+wallet's balance and the campaign's totals (raised_cents, crowd_cents, pledge_count) are
+then set to their sums. The campaign misses its goal: after its deadline and payment window,
 finalisation.close makes it failed (not timed), then settle() is timed batch by batch.
 """
 
@@ -191,8 +192,8 @@ def settlement_report(rows: list[Settled]) -> str:
     )
     lines.append(
         "  (collected pledges are marked in the table only: the escrow goes to the owner whole, by the payout,\n"
-        "  which settlement does not call; a failed campaign's paid pledges are each read again at the provider\n"
-        "  (read_payment) and refunded (refund): two calls per pledge)"
+        "  which settlement does not call; a failed campaign's paid pledges are each refunded (refund) by their\n"
+        "  payment as recorded when it was paid, not read again at the provider: one call per pledge)"
     )
     return "\n".join(lines)
 
@@ -231,6 +232,9 @@ def seed_failed_campaign(count: int) -> str:
         total += amount
         person = closure._person(k, "contributeur")
         payment_id = escrow._reference("payin", pledge_id)
+        payer_id = escrow.SandboxEscrow().register_payer(
+            escrow.Payer(person.sub, person.display_name, person.email or "")
+        )
         pledge = Pledge(
             id=pledge_id,
             campaign_id=campaign_id,
@@ -243,6 +247,8 @@ def seed_failed_campaign(count: int) -> str:
             created_at=paid_at,
             payment_id=payment_id,
             payment_url=f"https://api.test.invalid/sandbox/payments/{payment_id}",
+            escrow_id=campaign.escrow_id,
+            payer_id=payer_id,
             payment_expires_at=paid_at,
             paid_at=paid_at,
         )
@@ -256,8 +262,9 @@ def seed_failed_campaign(count: int) -> str:
             }
         )
         payment = EscrowPayment(
-            payment_id, pledge_id, campaign.escrow_id, amount, "succeeded", pledge.payment_url or "", paid_at, paid_at
-        )
+            payment_id, pledge_id, campaign.escrow_id, amount, "succeeded", pledge.payment_url or "", paid_at, paid_at,
+            payer_id=payer_id, campaign_id=campaign_id, contributor_id=person.sub,
+        )  # fmt: skip
         items.append({**dynamo.attributes(payment), **keys.psp_object("PAYIN", payment_id)})
         entry = LedgerEntry(campaign_id, "paid", amount, payment_id, paid_at, pledge_id)
         items.append({**dynamo.attributes(entry), **keys.ledger(campaign_id, "paid", payment_id)})
@@ -379,79 +386,97 @@ def _progress(text: str) -> None:
 AWS_DYNAMODB_S = closure.DYNAMODB_MS[1] / 1000
 AWS_SES_S = closure.SES_MS[1] / 1000
 FAN_OUT = (1, 8, 16, 32, 64, 100)
+GOAL_PLEDGES = 10_000
+# Mangopay's default rate limits, (window in seconds, calls), raised on request to its support
+# (docs.mangopay.com/api-reference/overview/rate-limiting).
+MANGOPAY_LIMITS = ((15 * 60, 2_300), (30 * 60, 4_500), (3600, 8_800), (24 * 3600, 105_600))
 
 
-def fan_out(r: Refunds, provider_s: Mapping[str, float]) -> list[str]:
+def fan_out(r: Refunds, provider_s: float) -> list[str]:
     """What settle's fan-out achieves for `r.pledges` pledges when each pledge's worker waits
-    for the provider (`provider_s` per call, by method), our DynamoDB requests and its mail."""
-    from chalicelib import finalisation
-
-    n = r.pledges
-    calls = sum(provider_s.get(method, 0) * k for method, k in r.port.items()) / n
-    ours = sum(requests.ours(r.dynamodb).values()) / n
-    mails = r.mails / n
-    one = calls + ours * AWS_DYNAMODB_S + mails * AWS_SES_S
-    shown = " + ".join(f"{method} {1000 * s:.0f} ms" for method, s in provider_s.items() if s)
+    for its provider calls (`provider_s` each), our DynamoDB requests and its mail."""
+    n, batch = r.pledges, min(r.pledges, r.batch_count)
+    calls, ours, mails = sum(r.port.values()) / n, sum(requests.ours(r.dynamodb).values()) / n, r.mails / n
+    one = calls * provider_s + ours * AWS_DYNAMODB_S + mails * AWS_SES_S
     lines = [
-        f"    per pledge, in its worker: {shown} + {ours:.2f} DynamoDB requests of ours × "
-        f"{1000 * AWS_DYNAMODB_S:.0f} ms + {mails:.2f} SES mail × {1000 * AWS_SES_S:.0f} ms = {1000 * one:.0f} ms",
-        f"    {'concurrency':>11} {'rounds/page':>11} {f'{n:,} pledges':>14} {f'a batch of {r.batch_count}':>16} "
+        f"    per pledge, in its worker: {calls:.2f} provider call × {1000 * provider_s:.0f} ms + {ours:.2f} DynamoDB "
+        f"requests of ours × {1000 * AWS_DYNAMODB_S:.0f} ms + {mails:.2f} SES mail × {1000 * AWS_SES_S:.0f} ms = "
+        f"{1000 * one:.0f} ms",
+        f"    {'concurrency':>11} {'rounds/batch':>12} {f'{n:,} pledges':>14} {f'a batch of {batch}':>16} "
         f"{'pledges/s':>9}  goal {GOAL_SECONDS // 60} min",
     ]
     for c in FAN_OUT:
-        total = closure.refund_batch_seconds(n, one, c, finalisation.PAGE)
-        batch = closure.refund_batch_seconds(min(n, r.batch_count), one, c, finalisation.PAGE)
+        total = closure.refund_batch_seconds(n, one, c, r.batch_count)
         verdict = "met" if total <= GOAL_SECONDS else "NOT met"
         lines.append(
-            f"    {c:>11} {math.ceil(finalisation.PAGE / c):>11} {total:>13.0f}s {batch:>15.0f}s "
-            f"{n / total:>9.1f}  {verdict}"
+            f"    {c:>11} {math.ceil(batch / c):>12} {total:>13.0f}s "
+            f"{closure.refund_batch_seconds(batch, one, c, r.batch_count):>15.0f}s {n / total:>9.1f}  {verdict}"
         )
     return lines
 
 
-def refunds_report(runs: list[Refunds], read_s: float = 0.4) -> str:
-    from chalicelib import finalisation
+def rate_limits(calls_per_pledge: float) -> str:
+    """The least time GOAL_PLEDGES refunds take at Mangopay's default limits, whatever our
+    concurrency: each window's allowance spent at once, then the next window waited for;
+    and at the steady rate of the tightest window the calls exceed."""
+    calls = GOAL_PLEDGES * calls_per_pledge
+    floor = max((math.ceil(calls / limit) - 1) * window for window, limit in MANGOPAY_LIMITS)
+    exceeded = [(w, n) for w, n in MANGOPAY_LIMITS if n < calls] or MANGOPAY_LIMITS[:1]
+    window, limit = max(exceeded, key=lambda wn: wn[0] / wn[1])
 
+    def span(seconds: int) -> str:
+        return f"{seconds // 3600} h" if seconds >= 3600 else f"{seconds // 60} min"
+
+    shown = ", ".join(f"{n:,} per {span(w)}" for w, n in MANGOPAY_LIMITS)
+    return (
+        f"  Mangopay's default rate limits (docs.mangopay.com/api-reference/overview/rate-limiting): {shown}; "
+        f"raised on request to Mangopay's support. At those, {GOAL_PLEDGES:,} refunds ({calls_per_pledge:.0f} "
+        f"call each) take {calls:,.0f} / {limit:,} × {span(window)} ≈ {calls / limit * window / 60:.0f} minutes "
+        f"at the steady rate ({floor / 60:.0f} at the very least, each allowance spent at once), whatever our "
+        f"concurrency: the {GOAL_SECONDS // 60}-minute goal needs Mangopay to raise the platform's limits (until "
+        "then a batch stops at the first refusal and leaves the rest for a later pass)."
+    )
+
+
+def refunds_report(runs: list[Refunds]) -> str:
     first = runs[0]
     lines = [
         f"Refunding a failed campaign of {first.pledges:,} paid pledges: finalisation.settle on in-process moto",
         "(bench/moto_speed.py, one request at a time), one settle() after another as a campaign's SQS messages are",
-        f"processed in AWS, each {first.batch_count} pledges, in pages of {finalisation.PAGE} whose refunds run "
-        "REFUND_CONCURRENCY at once:",
+        f"processed in AWS, each a batch of {first.batch_count} pledges whose refunds run REFUND_CONCURRENCY at once:",
         f"  {'provider latency':<18} {'concurrency':>11} {'wall':>7} {'pledges/s':>9} {'latency alone':>13}  "
         "batches (s)",
     ]
     for r in runs:
         batches = " + ".join(f"{b:.0f}" for b in r.batches)
         per_pledge = sum(r.latency.get(method, 0) * k for method, k in r.port.items()) / r.pledges
-        alone = closure.refund_batch_seconds(r.pledges, per_pledge, r.concurrency, finalisation.PAGE)
+        alone = closure.refund_batch_seconds(r.pledges, per_pledge, r.concurrency, r.batch_count)
         lines.append(
             f"  {r.slowed:<18} {r.concurrency:>11} {r.seconds:>6.0f}s {r.per_second:>9.1f} {alone:>12.0f}s  {batches}"
         )
     for r in runs:
         after = ", ".join(f"{n:,} {status}" for status, n in sorted(r.statuses.items()))
-        if after != f"{r.pledges:,} refunded" or r.escrow_left:
-            lines.append(f"  NOT ALL REFUNDED ({r.slowed}, {r.concurrency}): {after}; escrow left {r.escrow_left}")
-    ours = requests.ours(first.dynamodb)
+        if after != f"{r.pledges:,} refunded" or r.escrow_left or r.port != first.port:
+            lines.append(
+                f"  NOT AS THE FIRST RUN ({r.slowed}, {r.concurrency}): {after}; escrow left {r.escrow_left}; "
+                f"provider calls {_ops(r.port)}"
+            )
     lines += [
         f"  each run: {first.pledges:,} refunded, the escrow left at 0; provider calls: {_ops(first.port)}; "
-        f"DynamoDB requests of ours: {_ops(ours)}; the sandbox's own: "
+        f"DynamoDB requests of ours: {_ops(requests.ours(first.dynamodb))}; the sandbox's own: "
         f"{_ops(requests.provider_requests(first.dynamodb))}; SES SendEmail ×{first.mails:,}; seeding "
         f"{first.seeding:.0f} s (not measured)",
-        "  (latency alone: the provider's sleeps as settle() pages and fans them out, nothing else. In-process "
+        "  (latency alone: the provider's sleeps as settle() fans each batch out, nothing else. In-process "
         "moto is Python under one GIL: its work is serial whatever the threads, about the 'none' row's wall; "
         "only the provider's sleeps overlap it. In AWS our requests and mails also overlap.)",
         "",
-        f"What the fan-out achieves: settle() refunds a page of {finalisation.PAGE} pledges `concurrency` at once "
-        "and waits for the page's slowest round before the next page; a batch is one SQS message, the batches of "
-        "a campaign one after another. Each pledge, in AWS:",
+        f"What the fan-out achieves: settle() refunds a batch of {first.batch_count} pledges (an SQS message) "
+        f"`concurrency` at once, ceil({first.batch_count} / concurrency) rounds, then checkpoints and hands on; the "
+        "batches of a campaign one after another. Each pledge, in AWS:",
     ]
     slowed = next((r for r in runs if r.latency.get("refund")), first)
-    brief = {"refund": slowed.latency.get("refund") or 0.4}
-    lines.append(f"  the provider's refund at {1000 * brief['refund']:.0f} ms, its read_payment as fast as DynamoDB:")
-    lines += fan_out(first, {**brief, "read_payment": AWS_DYNAMODB_S})
-    lines.append(f"  a real provider's read_payment too (an HTTPS GET before each refund) at {1000 * read_s:.0f} ms:")
-    lines += fan_out(first, {**brief, "read_payment": read_s})
+    lines += fan_out(first, slowed.latency.get("refund") or closure.PROVIDER_MS / 1000)
+    lines.append(rate_limits(sum(first.port.values()) / first.pledges))
     for r in runs:
         if r.latency.get("refund"):
             verdict = "met" if r.seconds <= GOAL_SECONDS else "NOT met (emulator included)"
@@ -462,10 +487,10 @@ def refunds_report(runs: list[Refunds], read_s: float = 0.4) -> str:
     return "\n".join(lines)
 
 
-def refund_runs(count: int, concurrencies: list[int], refund_ms: float, read_ms: float) -> list[Refunds]:
+def refund_runs(count: int, concurrencies: list[int], refund_ms: float) -> list[Refunds]:
     """The emulator alone (no latency) at the first concurrency, then each concurrency with
-    the provider slowed."""
-    latency = {"refund": refund_ms / 1000, "read_payment": read_ms / 1000}
+    the provider's refund slowed."""
+    latency = {"refund": refund_ms / 1000}
     runs = [refund_at_scale(count, concurrencies[0], {})]
     runs += [refund_at_scale(count, c, latency) for c in concurrencies]
     return runs
@@ -480,7 +505,6 @@ def main() -> None:
     parser.add_argument("--pledges", type=int, default=10_000, help="paid pledges of the failed campaign")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32], help="REFUND_CONCURRENCY values")
     parser.add_argument("--refund-ms", type=float, default=400, help="latency of the provider's refund")
-    parser.add_argument("--read-ms", type=float, default=0, help="latency of the provider's read_payment")
     parser.add_argument("--quick", action="store_true", help="1,000 pledges")
     args = parser.parse_args()
     if args.quick:
@@ -489,7 +513,7 @@ def main() -> None:
         print(settlement_report(settlement_calls()), flush=True)
         print(flush=True)
     if args.only in (None, "refunds"):
-        runs = refund_runs(args.pledges, args.concurrency, args.refund_ms, args.read_ms)
+        runs = refund_runs(args.pledges, args.concurrency, args.refund_ms)
         print(refunds_report(runs), flush=True)
 
 

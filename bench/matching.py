@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from bench.requests import (
+    PAYOUT_ACCOUNT,
     PROVIDER,
     app_logs_muted,
     campaign_body,
@@ -51,6 +52,8 @@ def _call(
 def _live_campaign(client, **overrides: Any) -> str:
     campaign_id = _call(client, "POST", "/campaigns", OWNER, campaign_body(**overrides), 201)["id"]
     _call(client, "POST", f"/campaigns/{campaign_id}/submit", OWNER)
+    if client.http.get("/me/payout-account", headers=OWNER).status_code == 404:
+        _call(client, "POST", "/me/payout-account", OWNER, PAYOUT_ACCOUNT, 201)
     _call(client, "POST", f"/campaigns/{campaign_id}/approve", MODERATOR)
     return campaign_id
 

@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bench import requests
-from bench.requests import MODERATOR, OWNER, ROOT, STAGE, STAGE_ENV, campaign_body, headers
+from bench.requests import MODERATOR, OWNER, PAYOUT_ACCOUNT, ROOT, STAGE, STAGE_ENV, campaign_body, headers
 
 AMOUNT_CENTS = 2_500
 
@@ -167,6 +167,8 @@ def _expect(answer: tuple[int, dict], status: int, what: str) -> dict:
 def live_campaign(call: Call, title: str) -> str:
     created = _expect(call("POST", "/campaigns", campaign_body(title=title), OWNER), 201, "create")
     _expect(call("POST", f"/campaigns/{created['id']}/submit", None, OWNER), 200, "submit")
+    if call("GET", "/me/payout-account", None, OWNER)[0] == 404:
+        _expect(call("POST", "/me/payout-account", PAYOUT_ACCOUNT, OWNER), 201, "payout account")
     _expect(call("POST", f"/campaigns/{created['id']}/approve", None, MODERATOR), 200, "approve")
     return created["id"]
 

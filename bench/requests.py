@@ -322,11 +322,30 @@ def campaign_body(**overrides: Any) -> dict[str, Any]:
     }
 
 
+# A person's payout account as the SPEC's POST /me/payout-account takes it (tests/factories.py too).
+PAYOUT_ACCOUNT = {
+    "kind": "natural",
+    "first_name": "Yannick",
+    "last_name": "Hervé",
+    "birthday": "1978-04-12",
+    "nationality": "FR",
+    "country_of_residence": "FR",
+    "address": {"line1": "12 rue de la Poterne", "postcode": "50000", "city": "Saint-Lô", "country": "FR"},
+}
+
+
+def _payout_account(rec: Recorder) -> None:
+    """The owner's payout account (approval needs one), opened once, not measured."""
+    if rec.client.http.get("/me/payout-account", headers=OWNER).status_code == 404:
+        rec.call("POST", "/me/payout-account", as_=OWNER, body=PAYOUT_ACCOUNT, expect=201, measured=False)
+
+
 def _live_campaign(rec: Recorder, **overrides: Any) -> str:
     """A live campaign made through the API, not measured."""
     campaign_id = rec.call("POST", "/campaigns", as_=OWNER, body=campaign_body(**overrides), expect=201, measured=False)
     campaign_id = campaign_id["id"]
     rec.call("POST", ONE + "/submit", as_=OWNER, measured=False, campaign_id=campaign_id)
+    _payout_account(rec)
     rec.call("POST", ONE + "/approve", as_=MODERATOR, measured=False, campaign_id=campaign_id)
     return campaign_id
 
@@ -373,6 +392,7 @@ def campaign_scenario(rec: Recorder) -> None:
     reason = {"reason": "Précisez le budget du studio."}
     rec.call("POST", ONE + "/reject", as_=MODERATOR, body=reason, campaign_id=campaign_id)
     rec.call("POST", ONE + "/submit", as_=OWNER, measured=False, campaign_id=campaign_id)
+    _payout_account(rec)
     rec.call("POST", ONE + "/approve", as_=MODERATOR, campaign_id=campaign_id)
     rec.call("GET", ONE, as_=ANONYMOUS, case="live, anonymous", campaign_id=campaign_id)
     rec.call("GET", ONE, expect=404, case="unknown id", campaign_id="inconnue")
@@ -436,6 +456,7 @@ def pledge_scenario(rec: Recorder) -> None:
     )
     reward_id = rewards["rewards"][0]["id"]
     rec.call("POST", ONE + "/submit", as_=OWNER, measured=False, campaign_id=campaign_id)
+    _payout_account(rec)
     rec.call("POST", ONE + "/approve", as_=MODERATOR, measured=False, campaign_id=campaign_id)
 
     lea, first = contributor("lea", "cle-1"), {"amount_cents": 2_500, "message": "Bravo à toute l'équipe !"}

@@ -7,7 +7,7 @@ make bench      # or: .venv/bin/python -m bench.run [--only cold|requests|pledge
 
 The closure at its full size (1,000 due campaigns of 50 paid pledges, then 10,000
 campaigns) takes more than an hour on a 2-core machine, the refunds of 10,000 pledges
-(three runs: the emulator alone, concurrency 8 and 32) about 40 minutes; --quick runs the
+(three runs: the emulator alone, concurrency 8 and 32) about 20 minutes; --quick runs the
 closure at a tenth of that, the refunds over 1,000 pledges, and measures pledges per
 second over 100 pledges instead of 500.
 """
@@ -55,7 +55,7 @@ def provider_calls() -> None:
 
 
 def refunds(quick: bool) -> None:
-    runs = escrow.refund_runs(1_000 if quick else 10_000, [8, 32], refund_ms=400, read_ms=0)
+    runs = escrow.refund_runs(1_000 if quick else 10_000, [8, 32], refund_ms=400)
     print(escrow.refunds_report(runs))
 
 

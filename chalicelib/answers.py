@@ -13,7 +13,19 @@ from typing import Any
 
 from . import media
 from .identity import Identity
-from .records import AuditEntry, Campaign, Counters, Fund, MediaEntry, News, Pledge, Reconciliation, Reward
+from .records import (
+    AuditEntry,
+    Campaign,
+    Counters,
+    Fund,
+    MediaEntry,
+    News,
+    Payout,
+    PayoutAccount,
+    Pledge,
+    Reconciliation,
+    Reward,
+)
 
 
 def page(items: Iterable[Any], cursor: str | None) -> dict[str, Any]:
@@ -80,6 +92,16 @@ CAMPAIGN_FIELDS = (
 
 def campaigns(items: Iterable[Campaign], cursor: str | None, viewer: Identity | None = None) -> dict[str, Any]:
     return page((campaign(c, viewer) for c in items), cursor)
+
+
+def moderation_queue(
+    items: Iterable[Campaign], cursor: str | None, accounts: Mapping[str, PayoutAccount], viewer: Identity
+) -> dict[str, Any]:
+    def queued(c: Campaign) -> dict[str, Any]:
+        account = accounts.get(c.owner_id)
+        return {**campaign(c, viewer), "owner_payout_account": account.status if account else None}
+
+    return page(map(queued, items), cursor)
 
 
 def own_pledge(p: Pledge) -> dict[str, Any]:
@@ -180,3 +202,32 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def payout(p: Payout) -> dict[str, Any]:
+    fields = ("campaign_id", "collected_cents", "commission_cents", "status", "failure_reason", "created_at")
+    return {**{name: getattr(p, name) for name in fields}, "amount_cents": p.amount_cents,
+            "updated_at": p.updated_at, "paid_at": p.paid_at}  # fmt: skip
+
+
+def payout_account(a: PayoutAccount) -> dict[str, Any]:
+    """An owner's payout account as they see it: the provider's pages to visit, the bank
+    account by its last 4 characters."""
+    bank = (
+        {"last4": a.iban_last4, "status": a.bank_account_status, "confirmation_url": a.bank_account_url}
+        if a.bank_account_id
+        else None
+    )
+    return {
+        "kind": a.kind,
+        "name": a.name,
+        "status": a.status,
+        "verification_url": a.verification_url,
+        "refusal_reason": a.refusal_reason,
+        "legal_form": a.legal_form,
+        "rna": a.rna,
+        "siren": a.siren,
+        "bank_account": bank,
+        "created_at": a.created_at,
+        "updated_at": a.updated_at,
+    }

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from . import audit, clock, escrow, media, storage
 from .errors import Conflict, Forbidden, NotFound, ServiceUnavailable, field_error
 from .identity import Identity
-from .records import Campaign, Counters, Reward
+from .records import Campaign, Counters, PayoutAccount, Reward
 from .settings import get_settings
 
 if TYPE_CHECKING:  # the models load with their route (chalicelib/models), not with this module
@@ -172,8 +172,12 @@ def _moderated(campaign_id: str, moderator: Identity) -> Campaign:
 
 
 def approve(campaign_id: str, moderator: Identity) -> Campaign:
+    """Live from now until its deadline, once its owner has a payout account (in any state:
+    its money waits for the verification, not the campaign)."""
     campaign = _moderated(campaign_id, moderator)
     _expect(campaign, "submitted", "approved")
+    if storage.owners.get(campaign.owner_id) is None:
+        raise Conflict("its owner has no payout account yet: they open one (POST /me/payout-account) first")
     now = clock.now()
     ends_at = clock.end_of_local_day(now, campaign.duration_days, get_settings().timezone)
     changes = {"launched_at": clock.iso(now), "ends_at": clock.iso(ends_at), "escrow_id": _open_escrow(campaign)}
@@ -213,10 +217,15 @@ def list_mine(user: Identity, *, limit: int, cursor: str | None) -> Page:
     return storage.campaigns.list_by_owner(user.sub, limit=limit, cursor=cursor)
 
 
-def moderation_queue(moderator: Identity, *, limit: int, cursor: str | None) -> Page:
+def moderation_queue(
+    moderator: Identity, *, limit: int, cursor: str | None
+) -> tuple[list[Campaign], str | None, dict[str, PayoutAccount]]:
+    """The submitted campaigns, oldest first, with their owners' payout accounts."""
     if not moderator.is_moderator:
         raise Forbidden("only moderators may see the moderation queue")
-    return storage.campaigns.list_submitted(limit=limit, cursor=cursor)
+    queue, next_cursor = storage.campaigns.list_submitted(limit=limit, cursor=cursor)
+    accounts = storage.owners.get_many([c.owner_id for c in queue]) if queue else {}
+    return queue, next_cursor, accounts
 
 
 def stats() -> Counters:

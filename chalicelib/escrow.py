@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from . import clock, storage
-from .records import EscrowPayment, EscrowTransfer
+from .records import BankAccount, EscrowPayment, EscrowTransfer, Verification
 from .settings import get_settings
 
 # Mangopay's hook events (docs.mangopay.com, "Hooks": EventType), which the sandbox sends too.
@@ -28,13 +28,28 @@ EVENT_KINDS = {
     "PAYIN_REFUND_FAILED": "refund",
     "TRANSFER_NORMAL_SUCCEEDED": "transfer",
     "TRANSFER_NORMAL_FAILED": "transfer",
+    # The owners' side: the hosted identity verification (its session), the confirmed
+    # bank account (a "recipient"), payouts to the bank.
+    "IDENTITY_VERIFICATION_VALIDATED": "verification",
+    "IDENTITY_VERIFICATION_FAILED": "verification",
+    "IDENTITY_VERIFICATION_INCONCLUSIVE": "verification",
+    "IDENTITY_VERIFICATION_OUTDATED": "verification",
+    "RECIPIENT_ACTIVE": "bank_account",
+    "RECIPIENT_CANCELED": "bank_account",
+    "RECIPIENT_DEACTIVATED": "bank_account",
+    "PAYOUT_NORMAL_SUCCEEDED": "payout",
+    "PAYOUT_NORMAL_FAILED": "payout",
 }
+
+
+# The sandbox's bank refuses payouts to this account (a valid IBAN: tests and local runs).
+SANDBOX_REFUSED_IBAN = "FR1930006000019999999999999"
 
 
 class Notification(NamedTuple):
     """What a provider's notification names: the kind of resource to re-read, and its id."""
 
-    kind: str  # payment | refund | transfer
+    kind: str  # payment | refund | transfer | verification | bank_account | payout
     resource_id: str
 
 
@@ -47,6 +62,34 @@ class Payer(NamedTuple):
     name: str
     email: str
     user_id: str | None = None
+
+
+class Address(NamedTuple):
+    line1: str
+    postcode: str
+    city: str
+    country: str  # ISO 3166 alpha-2
+    line2: str = ""
+
+
+class Owner(NamedTuple):
+    """Who receives a succeeded campaign's money, as the provider must know them: a person,
+    or a legal entity (`legal_name`…) that the person represents. Sent to the provider,
+    never kept whole by the platform (chalicelib/records.py PayoutAccount)."""
+
+    owner_id: str
+    kind: str  # natural | legal
+    first_name: str
+    last_name: str
+    email: str
+    birthday: str  # YYYY-MM-DD
+    nationality: str
+    country_of_residence: str
+    address: Address
+    legal_name: str = ""
+    legal_form: str = ""  # association | business | other
+    rna: str = ""
+    siren: str = ""
 
 
 class ProviderError(RuntimeError):
@@ -80,9 +123,15 @@ class EscrowProvider(Protocol):
 
     def refund(self, payment: EscrowPayment) -> EscrowTransfer: ...
 
-    # `payee_wallet_id`: the owner's wallet at the provider (comes with the owner's payout account).
+    # `payee_wallet_id`: the owner's wallet at the provider (comes with the owner's payout
+    # account); the platform's `commission_cents` stays at the provider as its fees.
     def release(
-        self, escrow_id: str, amount_cents: int, reference: str, payee_wallet_id: str | None = None
+        self,
+        escrow_id: str,
+        amount_cents: int,
+        reference: str,
+        payee_wallet_id: str | None = None,
+        commission_cents: int = 0,
     ) -> EscrowTransfer: ...
 
     def escrow_balance(self, escrow_id: str) -> int: ...
@@ -90,6 +139,34 @@ class EscrowProvider(Protocol):
     def escrow_transactions(self, escrow_id: str) -> list[EscrowTransfer]: ...
 
     def notification(self, params: Mapping[str, str]) -> Notification | None: ...
+
+    # --- the owners' side: accounts, identity verification, bank accounts, payouts -------
+
+    def register_owner(self, owner: Owner) -> tuple[str, str]:
+        """The owner's user at the provider and their wallet (idempotent on the owner)."""
+        ...
+
+    def start_verification(self, user_id: str, return_url: str, attempt: int) -> Verification:
+        """A verification of the owner's identity on the provider's hosted page (`url`)."""
+        ...
+
+    def read_verification(self, verification_id: str) -> Verification | None: ...
+
+    def register_bank_account(self, user_id: str, iban: str, holder: str, return_url: str) -> BankAccount:
+        """The owner's bank account, to be confirmed by them on the provider's page
+        (`url`, then back to `return_url`) unless the provider needs no confirmation."""
+        ...
+
+    def read_bank_account(self, account_id: str) -> BankAccount | None: ...
+
+    def pay_out(
+        self, user_id: str, wallet_id: str, bank_account_id: str, amount_cents: int, reference: str
+    ) -> EscrowTransfer:
+        """Money from the owner's wallet to their bank account: `created` until the bank
+        takes it (`succeeded`) or refuses it (`failed`, with the reason)."""
+        ...
+
+    def read_payout(self, payout_id: str) -> EscrowTransfer | None: ...
 
 
 def parse_hook(params: Mapping[str, str]) -> Notification | None:
@@ -167,13 +244,18 @@ class SandboxEscrow:
         return storage.sandbox.move_out(refund, refunded_payment=payment.id)
 
     def release(
-        self, escrow_id: str, amount_cents: int, reference: str, payee_wallet_id: str | None = None
+        self,
+        escrow_id: str,
+        amount_cents: int,
+        reference: str,
+        payee_wallet_id: str | None = None,
+        commission_cents: int = 0,
     ) -> EscrowTransfer:
-        """Money out of the escrow; the sandbox has no owner side to credit."""
+        """Money out of the escrow, to the owner's wallet less the commission."""
         transfer = EscrowTransfer(
             _reference("transfer", reference), "transfer", escrow_id, amount_cents, "succeeded", clock.iso(clock.now())
         )
-        return storage.sandbox.move_out(transfer)
+        return storage.sandbox.move_out(transfer, to_wallet=payee_wallet_id, fees=commission_cents)
 
     def escrow_balance(self, escrow_id: str) -> int:
         return storage.sandbox.wallet_balance(escrow_id) or 0
@@ -183,6 +265,68 @@ class SandboxEscrow:
 
     def notification(self, params: Mapping[str, str]) -> Notification | None:
         return parse_hook(params)
+
+    # --- the owners' side ---------------------------------------------------------------
+
+    def register_owner(self, owner: Owner) -> tuple[str, str]:
+        user_id, wallet_id = _reference("owner", owner.owner_id), _reference("wallet", "owner", owner.owner_id)
+        storage.sandbox.create_object(storage.sandbox.OWNER, user_id, {"id": user_id, "kind": owner.kind})
+        storage.sandbox.open_wallet(wallet_id, f"Porteur {owner.owner_id}", clock.iso(clock.now()))
+        return user_id, wallet_id
+
+    def start_verification(self, user_id: str, return_url: str, attempt: int) -> Verification:
+        verification_id = _reference("idv", user_id, str(attempt))
+        page = f"{get_settings().api_url}/sandbox/verifications/{verification_id}"
+        fields = {"id": verification_id, "user_id": user_id, "status": "pending", "url": page, "return_url": return_url}
+        return _verification(storage.sandbox.create_object(storage.sandbox.VERIFICATION, verification_id, fields))
+
+    def read_verification(self, verification_id: str) -> Verification | None:
+        found = storage.sandbox.get_object(storage.sandbox.VERIFICATION, verification_id)
+        return _verification(found) if found else None
+
+    def complete_verification(self, verification_id: str, outcome: str) -> Notification | None:
+        """The hosted page's buttons: the owner's identity verified or refused. Answers the
+        notification the provider then sends, None if nothing moved."""
+        reason = "" if outcome == "verified" else "pièce d'identité illisible"
+        if outcome not in ("verified", "refused") or not storage.sandbox.complete_verification(
+            verification_id, outcome, reason
+        ):
+            return None
+        return Notification("verification", verification_id)
+
+    def register_bank_account(self, user_id: str, iban: str, holder: str, return_url: str) -> BankAccount:
+        """The sandbox's bank accounts are active at once (no confirmation page)."""
+        account_id = _reference("bank", user_id, iban)
+        fields = {"id": account_id, "user_id": user_id, "iban": iban, "holder": holder}
+        return _bank_account(storage.sandbox.create_object(storage.sandbox.BANK_ACCOUNT, account_id, fields))
+
+    def read_bank_account(self, account_id: str) -> BankAccount | None:
+        found = storage.sandbox.get_object(storage.sandbox.BANK_ACCOUNT, account_id)
+        return _bank_account(found) if found else None
+
+    def pay_out(
+        self, user_id: str, wallet_id: str, bank_account_id: str, amount_cents: int, reference: str
+    ) -> EscrowTransfer:
+        """The bank answers at once here: it refuses SANDBOX_REFUSED_IBAN's payouts."""
+        payout = EscrowTransfer(
+            _reference("payout", reference), "payout", wallet_id, amount_cents, "succeeded", clock.iso(clock.now())
+        )
+        account = storage.sandbox.get_object(storage.sandbox.BANK_ACCOUNT, bank_account_id)
+        if account is None or account["iban"] == SANDBOX_REFUSED_IBAN:
+            refused = payout._replace(status="failed", result="compte bancaire clôturé")
+            return storage.sandbox.record_failure(refused)
+        return storage.sandbox.move_out(payout)
+
+    def read_payout(self, payout_id: str) -> EscrowTransfer | None:
+        return storage.sandbox.get_transfer(payout_id)
+
+
+def _bank_account(fields: Mapping[str, Any]) -> BankAccount:
+    return BankAccount(fields["id"], fields["user_id"], "active", fields["iban"][-4:])
+
+
+def _verification(fields: Mapping[str, Any]) -> Verification:
+    return Verification(fields["id"], fields["user_id"], fields["status"], fields["url"], fields.get("reason", ""))
 
 
 def _mangopay() -> EscrowProvider:

@@ -103,33 +103,33 @@ def closed_campaigns(viewer: Identity, start: date | None, end: date | None) -> 
     return {"from_date": start, "to_date": end, "items": lines, "totals": totals}
 
 
-def _euros(cents: int) -> str:
+def euros(cents: int) -> str:
     """5000,00: a number to a French spreadsheet (no thousands separator to misread)."""
     sign = "-" if cents < 0 else ""
     whole, rest = divmod(abs(cents), 100)
     return f"{sign}{whole},{rest:02d}"
 
 
-def _text(value: str | None) -> str:
+def text(value: str | None) -> str:
     value = value or ""
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
-def _day(moment: str) -> str:
+def day(moment: str) -> str:
     return clock.parse(moment).astimezone(ZoneInfo(get_settings().timezone)).strftime("%d/%m/%Y")
 
 
 def _row(line: dict[str, Any]) -> list[Any]:
-    amounts = [cell for _, name in AMOUNTS for cell in (_euros(line[name]), line[name])]
-    texts = [_text(line[name]) for name in ("campaign_id", "title", "owner_name", "commune", "postcode", "category")]
+    amounts = [cell for _, name in AMOUNTS for cell in (euros(line[name]), line[name])]
+    texts = [text(line[name]) for name in ("campaign_id", "title", "owner_name", "commune", "postcode", "category")]
     return [
         *texts,
         *amounts,
-        _text(line["matching_fund_name"] or line["matching_fund_id"]),
+        text(line["matching_fund_name"] or line["matching_fund_id"]),
         line["contributors"],
         line["pledges"],
         OUTCOMES_FR[line["outcome"]],
-        _day(line["closed_at"]),
+        day(line["closed_at"]),
     ]
 
 
@@ -139,7 +139,7 @@ def as_csv(export: dict[str, Any]) -> str:
     headings += ["Fonds d'abondement", "Contributeurs", "Contributions", "Issue", "Date de clôture"]
     totals = export["totals"]
     total_row = ["TOTAL", f"{totals['campaigns']} campagnes", "", "", "", ""]
-    total_row += [cell for _, name in AMOUNTS for cell in (_euros(totals[name]), totals[name])]
+    total_row += [cell for _, name in AMOUNTS for cell in (euros(totals[name]), totals[name])]
     total_row += ["", totals["contributors"], totals["pledges"], "", ""]
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import clock, matching, notifications, observability, payments, storage
+from . import clock, matching, notifications, observability, payments, payouts, storage
 from .adapters import queue
 from .errors import Conflict, ServiceUnavailable
 from .records import Campaign, Pledge
@@ -197,7 +197,8 @@ def settle(campaign_id: str, now: datetime, budget: int | None = None) -> bool:
     if retry_pending:
         storage.settlement.save_progress(campaign_id, None, 0, stamp)  # next pass retries them
     else:
-        storage.settlement.finish(campaign_id, stamp)
+        payout = payouts.start(campaign, stamp) if campaign.status == "succeeded" else None
+        storage.settlement.finish(campaign_id, stamp, payout)
     return True
 
 
@@ -238,6 +239,7 @@ def run(now: datetime) -> dict[str, Any]:
         "closed": close_due(now, unread_payments(now)),
         "reminded": remind_owners(now),
         "dispatched": dispatch_settlements(now),
+        "paid_out": payouts.advance_all(now),
     }
     logger.info("finalisation run", extra={k: len(v) for k, v in report.items()})
     return report

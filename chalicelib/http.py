@@ -26,6 +26,7 @@ from .errors import (
     BadRequest,
     DomainError,
     FieldError,
+    Forbidden,
     PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
@@ -301,6 +302,8 @@ class Api:
             caller = identity.authenticate(request.headers.get("authorization"), get_settings())
             if spec.auth != "optional" and caller is None:
                 raise Unauthorized("sign in to do this")  # before the body is read: 401 whatever it holds
+            if spec.auth == "moderator" and not (caller and caller.is_moderator):
+                raise Forbidden("only moderators may do this")  # 403 whatever the body holds
         body_model, query_model = spec.body, spec.query
         content_type = request.headers.get("content-type", "")
         body = parse_body(request.raw_body, content_type, body_model, spec.consumes) if body_model else None

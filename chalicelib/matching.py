@@ -272,5 +272,6 @@ def close_campaign(campaign: Campaign, now: str, *, already_closed: bool = False
         released_cents=campaign.matched_cents - spent,
         closed_at=campaign.closed_at or now,
         recorded_at=now,
+        owner_id=campaign.owner_id,
     )
     return storage.funds.close_matching(record, now)

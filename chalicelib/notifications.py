@@ -49,6 +49,23 @@ TEMPLATES = {
         "sur un objectif de $goal : c'est le moment de la partager autour de vous !\n\n"
         "Voir la campagne : $link\n\nL'équipe Ozé du Département",
     ),
+    "owner_payout_waiting": (
+        "Votre versement pour « $title » vous attend",
+        "Bonjour $name,\n\nLa campagne « $title » a réussi : $amount vous attendent chez notre prestataire "
+        "de paiement. Pour les recevoir, $missing sur Ozé (votre compte, rubrique versements).\n\n"
+        "Voir la campagne : $link\n\nL'équipe Ozé du Département",
+    ),
+    "owner_payout_paid": (
+        "Votre versement pour « $title » est parti",
+        "Bonjour $name,\n\n$amount ont été virés sur votre compte bancaire pour la campagne « $title » "
+        "(comptez un à trois jours ouvrés selon votre banque).\n\nL'équipe Ozé du Département",
+    ),
+    "owner_payout_failed": (
+        "Votre versement pour « $title » n'a pas abouti",
+        "Bonjour $name,\n\nLe virement de $amount pour « $title » a été refusé : $reason. "
+        "Enregistrez un autre compte bancaire sur Ozé (votre compte, rubrique versements) : "
+        "nous le referons aussitôt.\n\nL'équipe Ozé du Département",
+    ),
     "pledge_paid": (
         "Votre contribution à « $title » est enregistrée",
         "Bonjour $name,\n\nVotre paiement de $amount pour « $title » a réussi. La somme est conservée "

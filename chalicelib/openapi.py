@@ -34,6 +34,7 @@ Refs = dict[tuple[Any, JsonSchemaMode], JSONObject]
 REF = "#/components/schemas/{model}"
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
+PROVIDER_PATHS = ("/payments/", "/sandbox/")  # public routes that ask the payment provider
 PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "pattern": f"^{KEY_PATTERN.pattern}$"}
 
@@ -47,6 +48,7 @@ ERRORS = {
     413: "The body is larger than the stage accepts ({max_body_bytes} bytes).",
     415: "The body is not sent in the media type the operation declares (application/json unless it says).",
     422: "Well-formed input that breaks a rule; `errors` names each field at fault.",
+    503: "A service this depends on (the payment provider) cannot answer now: nothing was done; retry shortly.",
 }
 
 
@@ -62,8 +64,10 @@ def _errors(spec: RouteSpec) -> list[int]:
         codes.add(403)
     if has_ids:
         codes.add(404)
-    if spec.method != "GET" and has_ids:
-        codes.add(409)
+    if spec.method != "GET" and (has_ids or spec.auth != "none"):
+        codes.add(409)  # a resource's state, or the caller's own (an account already opened)
+    if spec.auth != "none" or spec.path.startswith(PROVIDER_PATHS):
+        codes.add(503)
     if spec.body:
         codes |= {413, 415, 422}
     if spec.idempotent:

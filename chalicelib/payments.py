@@ -19,10 +19,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
-from . import clock, escrow, matching, notifications, observability, storage
+from . import clock, escrow, matching, notifications, observability, owners, payouts, storage
 from .adapters import mailer
-from .errors import Conflict, NotFound, ServiceUnavailable
+from .errors import Conflict, NotFound, ServiceUnavailable, field_error
 from .records import EscrowPayment, LedgerEntry, Pledge
 from .settings import get_settings
 
@@ -39,6 +40,18 @@ def provider() -> escrow.EscrowProvider:
     return escrow.provider()
 
 
+def return_url(wanted: str | None, site_path: str) -> str:
+    """Where a provider's hosted page sends the browser back: the client's page if its
+    origin is one of the stage's, else `site_path` on the site."""
+    settings = get_settings()
+    if wanted is None:
+        return settings.site_url + site_path
+    parts = urlsplit(wanted)
+    if f"{parts.scheme}://{parts.netloc}" not in (*settings.allowed_origins, settings.site_url):
+        raise field_error("return_url", "must be a page of a web origin allowed for this stage")
+    return wanted
+
+
 def read_payment(payment_id: str) -> EscrowPayment | None:
     """The payment as the provider has it; 503 when the provider cannot answer."""
     try:
@@ -47,15 +60,20 @@ def read_payment(payment_id: str) -> EscrowPayment | None:
         raise ServiceUnavailable("the payment provider cannot be reached; try again shortly") from error
 
 
-def notified(provider_name: str, params: Mapping[str, str]) -> Pledge | None:
-    """A notification from the provider: the payment it names read again, and its pledge
-    moved (once). Answers the pledge as it now is; None when it names nothing of ours."""
+def notified(provider_name: str, params: Mapping[str, str]) -> bool:
+    """A notification from the provider: the resource it names read again, and what it
+    moves moved (once): a payment's pledge, an owner's verification or bank account.
+    Answers whether it named something of ours."""
     if provider_name != get_settings().payment_provider:
         raise NotFound(f"no payment provider {provider_name} here")
     note = provider().notification(params)
-    if note is None or note.kind != "payment":
-        return None  # refunds and transfers are written when the platform makes them
-    return settle_payment(note.resource_id)
+    if note is not None and note.kind == "payment":
+        return settle_payment(note.resource_id) is not None
+    if note is not None and note.kind in owners.NOTIFIED:
+        return owners.notified(note.kind, note.resource_id) is not None
+    if note is not None and note.kind == "payout":
+        return payouts.notified(note.resource_id) is not None
+    return False  # refunds and transfers are written when the platform makes them
 
 
 def settle_payment(payment_id: str) -> Pledge | None:

@@ -21,13 +21,11 @@ import re
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from . import answers, campaigns, clock, escrow, observability, payments, storage
 from .errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed, field_error
 from .identity import Identity
 from .records import Campaign, EscrowPayment, Idempotency, Pledge, Reward
-from .settings import get_settings
 
 if TYPE_CHECKING:  # the models load with their route (chalicelib/models), not with this module
     from .models.pledges import PledgeCreate
@@ -97,18 +95,6 @@ def _refusal(campaign_id: str, reward_id: str | None) -> Conflict:
     return Conflict("the campaign is not open for pledges any more")
 
 
-def _return_url(campaign_id: str, wanted: str | None) -> str:
-    """Where the provider sends the browser back: the client's page if its origin is one
-    of the stage's, else the campaign's page on the site."""
-    settings = get_settings()
-    if wanted is None:
-        return f"{settings.site_url}/campaigns/{campaign_id}"
-    parts = urlsplit(wanted)
-    if f"{parts.scheme}://{parts.netloc}" not in (*settings.allowed_origins, settings.site_url):
-        raise field_error("return_url", "must be a page of a web origin allowed for this stage")
-    return wanted
-
-
 def _escrow(campaign: Campaign, provider: escrow.EscrowProvider) -> str:
     """The campaign's escrow, opened at approval (or now, for a campaign approved before
     escrows existed)."""
@@ -148,7 +134,7 @@ def pledge(campaign_id: str, user: Identity, key: str | None, data: PledgeCreate
     nothing is written."""
     scope, fingerprint = _scope(user, _check_key(key)), _fingerprint(campaign_id, data)
     pledge_id = uuid.uuid4().hex
-    return_url = _return_url(campaign_id, data.return_url)
+    return_url = payments.return_url(data.return_url, f"/campaigns/{campaign_id}")
     for _ in range(ATTEMPTS):
         moment = clock.now()
         now = clock.iso(moment)

@@ -5,12 +5,13 @@ news), their pledges, the date they first pledged, their unsubscriptions, and th
 entries they made or that concern their campaigns; and the names and e-mails stored.
 
 DELETE /me erases the caller's identity (name, e-mail, pledge messages) from their
-campaigns and pledges; amounts, dates and states stay, as the public accountant needs
-them, so no total moves. Their pledges become anonymous, their campaigns show
-"Anonyme" as owner, and each name or e-mail they were stored under is replaced by
-"Anonyme" in the texts of their campaigns (texts, rewards, news, backers' messages). It
-is refused while they own a live campaign (its contributors and moderators must be able
-to reach its owner), and it is recorded in the audit trail.
+campaigns and pledges, and what the platform keeps of their payout account; amounts,
+dates and states stay, as the public accountant needs them, so no total moves. Their
+pledges become anonymous, their campaigns show "Anonyme" as owner, and each name or
+e-mail they were stored under is replaced by "Anonyme" in the texts of their campaigns
+(texts, rewards, news, backers' messages). It is refused while they own a live campaign
+(its contributors and moderators must be able to reach its owner), and it is recorded in
+the audit trail.
 
 What stays: the account id (a pseudonym) on each item, so the person can still find
 their pledges; texts that other people wrote elsewhere (another campaign's news, a
@@ -29,6 +30,12 @@ from .identity import Identity
 from .records import AuditEntry, Campaign, Pledge
 
 ERASED_NAME = "Anonyme"
+PROVIDER_RECORDS = (
+    "The payment provider (Mangopay, a regulated e-money institution) keeps its own records of your payments, "
+    "your identity verification and your bank account for the legal retention period (5 years after the end "
+    "of the business relationship, under the French Monetary and Financial Code, art. L561-12); ask it for them. "
+    "The platform keeps only the provider's ids, the verification's state and a bank account's last 4 characters."
+)
 NOT_NAMES = {ERASED_NAME, "Contributeur"}  # Identity.display_name when a token has no name
 MIN_NAME = 3  # shorter "names" would erase parts of words
 CAMPAIGN_TEXTS = ("title", "summary", "description", "rejection_reason")
@@ -72,6 +79,8 @@ def my_data(user: Identity) -> dict[str, Any]:
         "contributor_since": storage.pledges.first_pledged_at(user.sub),
         "unsubscriptions": [answers.plain(u) for u in storage.every(storage.news.list_unsubscriptions, user.sub)],
         "audit": [answers.audit_entry(e) for e in _audit_about(user, ids)],
+        "payout_account": answers.payout_account(account) if (account := storage.owners.get(user.sub)) else None,
+        "payment_provider": PROVIDER_RECORDS,
     }
 
 
@@ -130,6 +139,9 @@ def erase(user: Identity) -> dict[str, Any]:
         _erase_campaign(campaign, names, now)
     for pledge in pledges:
         storage.erasure.erase_contributor(pledge.id, now)
+    account = storage.owners.get(user.sub)
+    if account is not None:
+        storage.owners.delete(account)
     counts = {"campaigns": len(campaigns), "pledges": len(pledges)}
     after = {"campaigns": 0, "pledges": 0}
     audit.record(user, "data_erased", f"user/{user.sub}", {"identity_on": counts}, {"identity_on": after})

@@ -229,6 +229,11 @@ class MatchingRecord(NamedTuple):
     released_cents: int
     closed_at: str
     recorded_at: str
+    # A succeeded campaign's top-ups are a subsidy due to its owner, paid by the public
+    # accountant (chalicelib/subsidies.py): marked paid with the payment mandate's reference.
+    owner_id: str = ""
+    paid_at: str | None = None
+    mandate_ref: str | None = None
 
 
 class AuditEntry(NamedTuple):
@@ -385,3 +390,95 @@ class Reconciliation(NamedTuple):
     escrows_checked: int
     differences: tuple[EscrowCheck, ...] = ()
     unreadable: tuple[str, ...] = ()  # campaigns whose escrow the provider could not be asked about
+
+
+# --- owners' side at the payment provider (SPEC "Money (v2)", Owners) ----------------------
+
+PAYOUT_ACCOUNT_STATES = ("verification_pending", "verified", "refused")
+
+
+class Verification(NamedTuple):
+    """An owner's identity verification on the provider's hosted page."""
+
+    id: str
+    user_id: str
+    status: str  # pending | verified | refused
+    url: str
+    reason: str = ""  # the provider's reason for a refusal
+
+
+class BankAccount(NamedTuple):
+    """An owner's bank account at the provider. Mangopay pays out only to a "recipient"
+    the owner confirmed on its page (strong customer authentication): `pending` until
+    then, with that page's `url`."""
+
+    id: str
+    user_id: str
+    status: str  # pending | active | refused
+    last4: str
+    url: str = ""
+    reason: str = ""
+
+
+class PayoutAccount(NamedTuple):
+    """An owner's account at the provider, as the platform keeps it: the provider's ids,
+    the verification's state, the bank account's last 4 digits; who the owner is for the
+    public accountant (a legal entity's name and numbers), never their documents, birthday
+    or address (those went to the provider only)."""
+
+    owner_id: str
+    kind: str  # natural | legal
+    name: str  # the person's name, or the legal entity's
+    psp_user_id: str
+    wallet_id: str
+    status: str  # PAYOUT_ACCOUNT_STATES
+    verification_id: str
+    verification_url: str
+    created_at: str
+    updated_at: str
+    legal_form: str | None = None  # association | business | other
+    rna: str | None = None
+    siren: str | None = None
+    refusal_reason: str | None = None
+    attempts: int = 1  # verifications started (a refused one may be tried again)
+    bank_account_id: str | None = None
+    bank_account_status: str | None = None  # BankAccount.status
+    bank_account_url: str | None = None
+    iban_last4: str | None = None
+
+    @property
+    def can_be_paid(self) -> bool:
+        return self.status == "verified" and self.bank_account_status == "active"
+
+
+PAYOUT_STATES = ("waiting", "in_progress", "paid", "failed")
+
+
+class Payout(NamedTuple):
+    """A succeeded campaign's money to its owner: the escrow, less the platform's
+    commission, moved to the owner's wallet (`transfer_id`), then to their bank account
+    (`payout_id`, one per attempt)."""
+
+    campaign_id: str
+    campaign_title: str
+    owner_id: str
+    owner_name: str
+    owner_email: str
+    escrow_id: str
+    collected_cents: int  # the escrow: every collected pledge
+    commission_cents: int
+    status: str  # PAYOUT_STATES
+    created_at: str
+    updated_at: str
+    attempt: int = 1
+    transfer_id: str | None = None
+    payout_id: str | None = None
+    bank_account_id: str | None = None  # the account the current attempt pays to
+    failure_reason: str | None = None
+    paid_at: str | None = None
+    reminded_at: str | None = None
+    version: int = 0  # each move writes the next: a move from a stale read is refused
+
+    @property
+    def amount_cents(self) -> int:
+        return self.collected_cents - self.commission_cents

@@ -1,5 +1,6 @@
-"""The sandbox provider's hosted payment page, served by the local stack at a pending
-pledge's `redirect_url` (SPEC "Money (v2)", local stage).
+"""The sandbox provider's hosted pages, served by the local stack: the payment page at a
+pending pledge's `redirect_url`, and the identity verification page at a payout account's
+`verification_url` (SPEC "Money (v2)", local stage).
 
 It plays what a provider's page does: the payer pays or the card is refused (a POST of
 the form field `outcome`), the provider completes the payment and then notifies the API,
@@ -12,9 +13,9 @@ from __future__ import annotations
 
 from html import escape
 
-from . import escrow, notifications, payments, storage
+from . import escrow, notifications, owners, payments, storage
 from .errors import NotFound
-from .records import EscrowPayment, Pledge
+from .records import EscrowPayment, Pledge, Verification
 
 PAGE = """<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>Paiement (bac à sable)</title></head>
@@ -59,3 +60,46 @@ def complete(payment_id: str, outcome: str) -> tuple[Pledge | None, str]:
     # answer was lost, finds the payment done and the pledge moved (once).
     pledge = payments.settle_payment(payment.id) or storage.pledges.get(payment.pledge_id)
     return pledge, page(payment_id)
+
+
+VERIFICATION_FORM = """<form method="post">
+<button name="outcome" value="verified">Identité vérifiée</button>
+<button name="outcome" value="refused">Refuser les pièces</button>
+</form>"""
+VERIFICATION_PAGE = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>Vérification d'identité (bac à sable)</title></head>
+<body><main>
+<h1>Vérification d'identité — bac à sable Ozé</h1>
+<p>{detail}</p>
+{form}
+</main></body></html>
+"""
+
+
+def _verification(verification_id: str) -> tuple[escrow.SandboxEscrow, Verification]:
+    provider = escrow.provider()
+    if not isinstance(provider, escrow.SandboxEscrow):
+        raise NotFound("this stage has no sandbox verification page")
+    verification = provider.read_verification(verification_id)
+    if verification is None:
+        raise NotFound(f"no verification {verification_id}")
+    return provider, verification
+
+
+def verification_page(verification_id: str) -> str:
+    """The hosted verification page: buttons while it waits, its outcome afterwards."""
+    _, verification = _verification(verification_id)
+    if verification.status == "pending":
+        return VERIFICATION_PAGE.format(detail=escape(f"Référence {verification.id}."), form=VERIFICATION_FORM)
+    detail = "Identité vérifiée." if verification.status == "verified" else f"Refusée : {verification.reason}."
+    return VERIFICATION_PAGE.format(detail=escape(detail), form="")
+
+
+def complete_verification(verification_id: str, outcome: str) -> tuple[str | None, str]:
+    """The owner's documents accepted or refused, then the notification delivered to the
+    API. Answers where to send the browser back (None: stay), and the page to show."""
+    provider, verification = _verification(verification_id)
+    provider.complete_verification(verification.id, outcome)
+    owners.notified("verification", verification.id)
+    kept = storage.sandbox.get_object(storage.sandbox.VERIFICATION, verification.id) or {}
+    return kept.get("return_url"), verification_page(verification_id)

@@ -55,6 +55,9 @@ VARIABLES = {
     "REFUND_CONCURRENCY": "32",
     "SETTLEMENT_QUEUE_URL": "",  # empty: settle in the calling process (local runs)
     "SETTLEMENT_BATCH_COUNT": "2000",  # pledges one invocation settles before handing on
+    # The platform's commission on a succeeded campaign's escrow, in basis points of it
+    # (100 = 1 %), kept at the provider as the transfer's fees (chalicelib/payouts.py).
+    "COMMISSION_BASIS_POINTS": "0",
     # E-mails (chalicelib/notifications.py); no sender, no mail.
     "SENDER_EMAIL": "",
     "SITE_URL": "http://localhost:3000",
@@ -71,7 +74,7 @@ VARIABLES = {
 }
 # Variables holding comma-separated lists, and the endings of those holding integers.
 LISTS = {"POSTCODE_PREFIXES", "CATEGORIES", "MEDIA_IMAGE_TYPES", "MEDIA_VIDEO_TYPES", "ALLOWED_ORIGINS"}
-NUMBERS = ("_CENTS", "_DAYS", "_BYTES", "_COUNT", "_SECONDS", "_CONCURRENCY")
+NUMBERS = ("_CENTS", "_DAYS", "_BYTES", "_COUNT", "_SECONDS", "_CONCURRENCY", "_POINTS")
 # A web origin as browsers send it: no path, no trailing slash (which would never match).
 ORIGIN = re.compile(r"https?://[^/\s]+")
 # The types whose content chalicelib/media.py can recognise; a stage may allow fewer.
@@ -121,6 +124,7 @@ class Settings(NamedTuple):
     refund_concurrency: int
     settlement_queue_url: str
     settlement_batch_count: int
+    commission_basis_points: int
     sender_email: str
     site_url: str
     allowed_origins: tuple[str, ...]

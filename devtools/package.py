@@ -295,10 +295,11 @@ def kept_zones() -> set[str]:
 
 
 def _unused_zones(directory: Path) -> list[Path]:
-    """tzdata's zone files but the kept ones (its package markers stay: zoneinfo finds a
-    zone as a resource of its package)."""
+    """tzdata's zone files but the kept ones, and its table of country codes (owners'
+    countries: chalicelib/models/owners.py). Its package markers stay: zoneinfo finds a
+    zone as a resource of its package."""
     zones = directory / "tzdata" / "zoneinfo"
-    kept = kept_zones()
+    kept = kept_zones() | {"iso3166.tab"}
     files = [path for path in zones.rglob("*") if path.is_file() and path.name != "__init__.py"]
     return [path for path in files if path.relative_to(zones).as_posix() not in kept]
 
@@ -401,7 +402,8 @@ def cold_import_seconds(zip_path: Path, stage: str, runs: int = 5) -> float:
         "from chalicelib import observability; observability.tools();"
         "from chalicelib.adapters import mangopay; mangopay._sdk(); import pytz; pytz.utc;"
         "from datetime import datetime, UTC; from chalicelib import clock, settings;"
-        "clock.end_of_local_day(datetime.now(UTC), 1, settings.get_settings().timezone)"
+        "clock.end_of_local_day(datetime.now(UTC), 1, settings.get_settings().timezone);"
+        "from chalicelib.models import owners; assert 'FR' in owners.countries()"
     )
     with tempfile.TemporaryDirectory() as directory:
         zipfile.ZipFile(zip_path).extractall(directory)

@@ -245,6 +245,28 @@ def _at(moment: datetime, action: Callable[..., Result], *args: Any) -> Result:
         clock.now = real
 
 
+def _demo_payout_account(owner: Any, name: str, verified: bool) -> None:
+    """The owner's payout account at the sandbox provider, verified on its page or not."""
+    from chalicelib import owners, sandbox_pages
+    from chalicelib.models.owners import BankAccountCreate, PayoutAccountCreate
+
+    first, _, last = name.partition(" ")
+    body = {
+        "kind": "natural",
+        "first_name": first,
+        "last_name": last,
+        "birthday": "1980-05-17",
+        "nationality": "FR",
+        "country_of_residence": "FR",
+        "address": {"line1": "Place du Champ de Mars", "postcode": "50000", "city": "Saint-Lô", "country": "FR"},
+    }
+    account = owners.open_account(owner, PayoutAccountCreate.model_validate(body))
+    if verified:
+        sandbox_pages.complete_verification(account.verification_id, "verified")
+        iban = {"iban": "FR7630006000011234567890189", "holder": name}
+        owners.register_bank_account(owner, BankAccountCreate.model_validate(iban))
+
+
 def seed() -> None:
     from chalicelib import campaigns, clock, finalisation, pledges, sandbox_pages, updates
     from chalicelib.identity import Identity
@@ -277,6 +299,7 @@ def seed() -> None:
                 RewardCreate.model_validate(reward, context=context),
             )
         _at(start - timedelta(days=2), campaigns.submit, campaign.id, owner)
+        _at(start - timedelta(days=1), _demo_payout_account, owner, name, spec["owner"][0] != "yannick-herve")
         live = _at(start, campaigns.approve, campaign.id, moderator)
         assert live.ends_at is not None  # approved
         running = min(now, clock.parse(live.ends_at)) - start

@@ -2,6 +2,7 @@
 
 import json
 
+from bench.requests import PAYOUT_ACCOUNT
 from tests.conftest import bearer
 
 MODERATOR = bearer("moderatrice", name="Claire Moderatrice", groups=("moderators",))
@@ -22,6 +23,28 @@ def campaign_body(**overrides):
     return {**body, **overrides}
 
 
+def payout_account_body(**overrides):
+    """A person's payout account as the SPEC's POST /me/payout-account takes it."""
+    return {**PAYOUT_ACCOUNT, **overrides}
+
+
+def payout_account(client, owner="porteur", verify=None, headers=None, **overrides):
+    """The owner's payout account (`owner`, or whom `headers` sign in), opened through the
+    API unless they have one; `verify` ("verified" or "refused") plays the sandbox's
+    verification page. Answers the account."""
+    headers = {
+        "Authorization": (headers or bearer(owner, name="Yannick Hervé"))["Authorization"],
+        "Content-Type": "application/json",
+    }
+    opened = client.http.post("/me/payout-account", headers=headers, body=json.dumps(payout_account_body(**overrides)))
+    assert opened.status_code in (201, 409), opened.body
+    account = client.http.get("/me/payout-account", headers=headers).json_body
+    if verify:
+        complete_payment(client, account["verification_url"], verify)
+        account = client.http.get("/me/payout-account", headers=headers).json_body
+    return account
+
+
 def live_campaign(client, owner="porteur", rewards=(), **overrides):
     """A live campaign made through the API; answers (campaign id, {reward title: id})."""
     headers = bearer(owner, name="Yannick Hervé")
@@ -36,6 +59,7 @@ def live_campaign(client, owner="porteur", rewards=(), **overrides):
             r["id"] for r in answer.json_body["rewards"] if r["title"] == reward["title"]
         )
     assert client.http.post(f"/campaigns/{campaign_id}/submit", headers=headers).status_code == 200
+    payout_account(client, owner)
     approved = client.http.post(f"/campaigns/{campaign_id}/approve", headers=MODERATOR)
     assert approved.status_code == 200, approved.body
     return campaign_id, reward_ids
@@ -57,7 +81,8 @@ def pledge(client, campaign_id, contributor="contributrice", key="cle-1", name="
 
 
 def complete_payment(client, redirect_url, outcome="succeeded"):
-    """The buttons of the sandbox's hosted page (SPEC: POST redirect_url with `outcome`)."""
+    """The buttons of a sandbox's hosted page, of a payment or of a verification (SPEC:
+    POST redirect_url or verification_url with `outcome`)."""
     path = "/" + redirect_url.split("://", 1)[1].split("/", 1)[1]
     done = client.http.post(
         path, headers={"Content-Type": "application/x-www-form-urlencoded"}, body=f"outcome={outcome}"

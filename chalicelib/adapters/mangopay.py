@@ -10,7 +10,9 @@ What each record is at Mangopay:
   page at RedirectURL, 3-D Secure as Mangopay applies it (SecureMode DEFAULT), then back to
   the ReturnURL;
 - a refund: a PayIn's refund, in full; a release: a Transfer from the escrow to the owner's
-  wallet (the owner side comes with the payout account: its wallet id is the caller's).
+  wallet, the platform's commission kept as its Fees;
+- the owners' side (their users, identity verification, bank accounts, payouts):
+  chalicelib/adapters/mangopay_owners.py, which MangopayEscrow inherits.
 
 Every POST carries an Idempotency-Key derived from the platform's reference (the stage and
 a pledge, a campaign…). Mangopay blocks a key used again within 24 hours (409) and keeps
@@ -37,6 +39,7 @@ from .. import clock
 from ..escrow import Notification, Payer, ProviderError, parse_hook
 from ..records import EscrowPayment, EscrowTransfer
 from ..settings import ConfigurationError, get_settings
+from .mangopay_owners import MangopayOwners
 
 CURRENCY = "EUR"
 API_VERSION = "v2.01"
@@ -208,21 +211,36 @@ def _transaction(escrow_id: str, transaction: Mapping[str, Any]) -> EscrowTransf
     return movement
 
 
-def _failure(error: Any) -> ProviderError:
-    """An SDK APIError as the port says it: retryable when Mangopay was not reached (no
-    code), limited the rate (429) or failed (5xx); otherwise a refusal, with its reason."""
-    code = getattr(error, "code", None)
-    content = getattr(error, "content", None)
+class MangopayError(ProviderError):
+    """A ProviderError with Mangopay's HTTP status (None: not reached) and its own reason
+    (its Message and errors, "" when its answer gave none)."""
+
+    def __init__(self, message: str, *, retryable: bool, code: int | None = None, reason: str = "") -> None:
+        super().__init__(message, retryable=retryable)
+        self.code, self.reason = code, reason
+
+
+def _refusal(code: int | None, content: Any, fallback: str) -> MangopayError:
+    """Mangopay's answer as the port says it: retryable when Mangopay was not reached (no
+    code), limited the rate (429) or failed (5xx); otherwise a refusal, with its reason:
+    the Message, then each field's error (`errors`, or `Errors` on the newer endpoints)."""
     reason = ""
     if isinstance(content, Mapping):
         details = content.get("errors") or content.get("Errors")
-        details = list(details.values()) if isinstance(details, Mapping) else []
-        reason = "; ".join([str(content.get("Message") or ""), *map(str, details)]).strip("; ")
+        details = [f"{field}: {text}" for field, text in details.items()] if isinstance(details, Mapping) else []
+        reason = "; ".join([str(content.get("Message") or ""), *details]).strip("; ")
     retryable = code is None or code == 429 or code >= 500
-    return ProviderError(f"Mangopay {code or 'unreachable'}: {reason or error}", retryable=retryable)
+    return MangopayError(
+        f"Mangopay {code or 'unreachable'}: {reason or fallback}", retryable=retryable, code=code, reason=reason
+    )
 
 
-class MangopayEscrow:
+def _failure(error: Any) -> MangopayError:
+    """An SDK APIError as the port says it (`_refusal`)."""
+    return _refusal(getattr(error, "code", None), getattr(error, "content", None), str(error))
+
+
+class MangopayEscrow(MangopayOwners):
     """The `mangopay` provider. `credentials` (tests, the contract test) replaces the stage's
     from SSM; everything else comes from the stage's settings."""
 
@@ -236,10 +254,15 @@ class MangopayEscrow:
 
     # --- requests -----------------------------------------------------------------------
 
-    def _post(self, model: Any, body: Mapping[str, Any], key: str, **path: str) -> dict[str, Any]:
+    def _post(
+        self, model: Any, body: Mapping[str, Any], key: str, *, identifier: str | None = None, **path: str
+    ) -> dict[str, Any]:
         """POST with the request's Idempotency-Key; a key already used answers the first
-        response (409, then /responses/{key})."""
+        response (409, then /responses/{key}). `identifier`: which of the model's URLs
+        (Meta.url), when it is not its INSERT one."""
         query = _sdk().InsertQuery(model, idempotency_key=key, path_params=path or None, **body)
+        if identifier:
+            query.identifier = identifier
         try:
             answer: dict[str, Any] = query.execute(self._api, strict_dict_parsing=False)
         except _sdk().APIError as error:
@@ -261,8 +284,7 @@ class MangopayEscrow:
         resource = kept.get("Resource") or {}
         if 200 <= status < 300:
             return dict(resource)
-        message = resource.get("Message") if isinstance(resource, Mapping) else ""
-        raise ProviderError(f"Mangopay {status}: {message or 'refused'}", retryable=status == 429 or status >= 500)
+        raise _refusal(status, resource, "refused")
 
     def _get(self, path: str, **params: Any) -> Any:
         """GET; None when Mangopay has no such resource (404)."""
@@ -379,12 +401,22 @@ class MangopayEscrow:
         return _movement(refund, "refund", payment.escrow_id, payment.id)
 
     def release(
-        self, escrow_id: str, amount_cents: int, reference: str, payee_wallet_id: str | None = None
+        self,
+        escrow_id: str,
+        amount_cents: int,
+        reference: str,
+        payee_wallet_id: str | None = None,
+        commission_cents: int = 0,
     ) -> EscrowTransfer:
-        """A Transfer from the escrow to `payee_wallet_id`, the owner's wallet. A transfer the
-        escrow cannot cover is FAILED at Mangopay (ResultCode 001001), and so here."""
+        """A Transfer from the escrow to `payee_wallet_id`, the owner's wallet, less the
+        platform's commission: its Fees, for the platform's Fees Wallet (docs.mangopay.com/
+        guides/fees). A transfer the escrow cannot cover is FAILED at Mangopay (001001), and
+        so here. No ScaContext: required only of a debited wallet owned by an OWNER; the
+        escrow's owner is the platform's own user, which must be its PLATFORM user."""
         if not payee_wallet_id:
             raise ValueError("a Mangopay release needs the owner's wallet (payee_wallet_id)")
+        if not 0 <= commission_cents <= amount_cents:
+            raise ValueError(f"a commission of {commission_cents} cents cannot be kept from {amount_cents}")
         key = idempotency_key("transfer", reference)
         try:
             transfer = self._post(
@@ -394,7 +426,7 @@ class MangopayEscrow:
                     "DebitedWalletId": escrow_id,
                     "CreditedWalletId": payee_wallet_id,
                     "DebitedFunds": {"Currency": CURRENCY, "Amount": amount_cents},
-                    "Fees": {"Currency": CURRENCY, "Amount": 0},
+                    "Fees": {"Currency": CURRENCY, "Amount": commission_cents},
                     "Tag": reference,
                 },
                 key,

@@ -23,6 +23,7 @@ from ..settings import Settings
 
 Text = Annotated[str, Field(pattern=r"\S")]
 Postcode = Annotated[str, Field(pattern=r"^[0-9]{5}$", examples=["50000"])]
+ReturnUrl = Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s]+$")]
 FundingModel = Literal["all_or_nothing", "keep_it_all"]
 Status = Literal["draft", "submitted", "live", "succeeded", "failed", "cancelled"]
 

@@ -148,6 +148,17 @@ class Campaign(BaseModel):
 CampaignPage = Page[Campaign]
 
 
+class QueuedCampaign(Campaign):
+    """A submitted campaign as the moderators see it in their queue."""
+
+    owner_payout_account: Literal["verification_pending", "verified", "refused"] | None = Field(
+        description="the state of its owner's payout account; null: none yet (approval needs one)"
+    )
+
+
+QueuedCampaignPage = Page[QueuedCampaign]
+
+
 class Stats(Answer):
     campaigns_by_status: dict[str, int]
     success_rate_percent: int | None = Field(description="succeeded / (succeeded + failed); null before any closure")

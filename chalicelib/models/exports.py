@@ -1,11 +1,11 @@
 """The accountant's export and the open data of closed campaigns (chalicelib/exports.py)."""
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from .base import Answer, FundingModel, Model, Page
+from .base import Answer, FundingModel, Model, Page, Text
 
 
 class ExportQuery(Model):
@@ -92,3 +92,38 @@ class OpenData(Answer):
 # fields of the later base do.
 class OpenDataPage(Page[OpenDataCampaign], OpenData):
     pass
+
+
+class FormatQuery(Model):
+    format: Literal["csv", "json"] = "csv"
+
+
+class SubsidyDue(Answer):
+    """A succeeded campaign's top-ups, due to its owner from the public accountant."""
+
+    id: str = Field(description="the subsidy's id: its campaign's")
+    beneficiary: str | None = Field(description="the owner, as their payout account names them (null: none)")
+    siren: str | None = None
+    rna: str | None = None
+    campaign_id: str
+    campaign_title: str
+    commune: str
+    amount_cents: int
+    fund_id: str
+    fund_name: str
+    decision_ref: str = Field(description="the council decision that funds it")
+    closed_at: datetime
+
+
+class SubsidiesDue(Answer):
+    items: list[SubsidyDue]
+    total_cents: int
+
+
+class SubsidyPayment(Model):
+    mandate_ref: Annotated[Text, Field(min_length=1, max_length=100, description="the payment mandate's reference")]
+
+
+class SubsidyPaid(SubsidyDue):
+    paid_at: datetime
+    mandate_ref: str

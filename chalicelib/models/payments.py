@@ -29,6 +29,12 @@ class SandboxOutcome(Model):
     outcome: Literal["succeeded", "failed"]
 
 
+class SandboxVerificationOutcome(Model):
+    """The sandbox's hosted verification page: the owner's identity verified, or refused."""
+
+    outcome: Literal["verified", "refused"]
+
+
 class EscrowCheck(Answer):
     campaign_id: str
     campaign_title: str

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool
 
-from .base import Answer, Model, Page, PledgeCents, Status
+from .base import Answer, Model, Page, PledgeCents, ReturnUrl, Status
 
 
 class PledgeCreate(Model):
@@ -13,7 +13,7 @@ class PledgeCreate(Model):
     reward_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     anonymous: StrictBool = False
     message: Annotated[str, Field(max_length=500)] | None = None
-    return_url: Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s]+$")] | None = Field(
+    return_url: ReturnUrl | None = Field(
         None,
         description="where the payment provider sends the browser back after the payment: a page of a web "
         "origin allowed for the stage (default: the campaign's page on the site)",

@@ -11,6 +11,7 @@ from pydantic import Field
 from .audit import AuditEntry
 from .base import Answer, FundingModel, Status
 from .campaigns import Reward
+from .owners import PayoutAccount
 
 
 class Profile(Answer):
@@ -134,6 +135,8 @@ class MyData(Answer):
     contributor_since: datetime | None = None
     unsubscriptions: list[MyUnsubscription]
     audit: list[AuditEntry] = Field(description="entries made by the caller or about their campaigns")
+    payout_account: PayoutAccount | None = Field(description="what the platform keeps of their payout account")
+    payment_provider: str = Field(description="what the payment provider keeps, and for how long")
 
 
 class Erasure(Answer):

@@ -12,6 +12,8 @@ chalicelib/records.py (never raw items: keys and bookkeeping attributes stay her
     settlement   closed campaigns until every pledge is settled
     audit        the append-only audit trail
     news         news posts, unsubscriptions, the unsubscribe links' secret
+    owners       owners' payout accounts at the payment provider
+    payouts      succeeded campaigns' money to their owners
     erasure      rewrites that erase a person's identity (GDPR)
     counters     the platform figures of /stats;  stream: the table's changes that feed them
     ledger       every money movement at the payment provider, append-only
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
         ledger,
         media,
         news,
+        owners,
+        payouts,
         pledges,
         sandbox,
         settlement,
@@ -56,6 +60,8 @@ __all__ = [
     "ledger",
     "media",
     "news",
+    "owners",
+    "payouts",
     "pledges",
     "sandbox",
     "settlement",

@@ -358,6 +358,10 @@ def write(request: Mapping[str, Any]) -> None:
     client().update_item(**request)
 
 
+def delete(key: keys.Key) -> None:
+    client().delete_item(TableName=table(), Key=to_ddb(key))
+
+
 def rewrite(key: keys.Key, changes: Mapping[str, Any], *, remove: Sequence[str] = ()) -> None:
     """Change attributes of an item that must exist: NotFound if it is gone."""
     expression, names, values = update_expression(changes, remove)

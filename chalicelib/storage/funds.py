@@ -116,7 +116,14 @@ def close_matching(record: MatchingRecord, now: str) -> bool:
     """Once per closed campaign: its reservation becomes spent (`record.spent_cents`) or
     goes back to the fund's remaining budget, with the record of it. True for the one
     caller that wrote it."""
-    put = dynamo.put({**dynamo.attributes(record), **keys.matching_record(record.fund_id, record.campaign_id)})
+    due = {"status_pk": keys.SUBSIDIES_DUE, "status_sk": keys.ordered(record.closed_at, record.campaign_id)}
+    put = dynamo.put(
+        {
+            **dynamo.attributes(record),
+            **keys.matching_record(record.fund_id, record.campaign_id),
+            **(due if record.spent_cents > 0 else {}),
+        }
+    )
     fund_update = dynamo.update(
         keys.fund(record.fund_id),
         "ADD reserved_cents :reserved, spent_cents :spent, remaining_cents :released",
@@ -141,3 +148,26 @@ def close_matching(record: MatchingRecord, now: str) -> bool:
 def get_matching_record(fund_id: str, campaign_id: str) -> MatchingRecord | None:
     item = dynamo.get(keys.matching_record(fund_id, campaign_id))
     return dynamo.record(MatchingRecord, item) if item else None
+
+
+def list_subsidies_due(*, limit: int, cursor: str | None) -> tuple[list[MatchingRecord], str | None]:
+    """Succeeded matched campaigns whose top-ups the public accountant has not paid yet,
+    oldest closure first."""
+    q = dynamo.Query(keys.BY_STATUS, "status_pk = :p", {":p": keys.SUBSIDIES_DUE})
+    items, next_cursor = dynamo.query(q, limit=limit, cursor=cursor)
+    return [dynamo.record(MatchingRecord, item) for item in items], next_cursor
+
+
+def mark_subsidy_paid(record: MatchingRecord, mandate_ref: str, now: str, entry: AuditEntry) -> bool:
+    """A subsidy due marked paid, once, with its audit entry; False if it was already."""
+    update = dynamo.update(
+        keys.matching_record(record.fund_id, record.campaign_id),
+        "SET paid_at = :now, mandate_ref = :ref REMOVE status_pk, status_sk",
+        condition="attribute_exists(status_pk) AND attribute_not_exists(paid_at)",
+        values={":now": now, ":ref": mandate_ref},
+    )
+    try:
+        dynamo.transact(audit.with_entry([({"Update": update}, "subsidy")], entry), "the subsidy is paid already")
+        return True
+    except dynamo.ConditionFailed:
+        return False

@@ -16,10 +16,17 @@ The only place that spells a `#`. The table (infra/template.yaml):
     idempotency record   IDEMPOTENCY#<hash>      IDEMPOTENCY             ttl: expires_at (epoch seconds)
     contributor marker   CONTRIBUTOR#<sub>       CONTRIBUTOR             - (counts distinct contributors)
     payer                PAYER#<sub>             PAYER                   - (their user id at the provider)
+    payout account       OWNER#<sub>             PAYOUT_ACCOUNT          - (an owner's side at the provider)
+    provider user        PROVIDER_USER#<id>      OWNER                   - (whose payout account it is)
+    payout               CAMPAIGN#<id>           PAYOUT                  status_pk PAYOUTS/status_sk <created>#<id>
+                                                                         until paid
+    provider payout      PROVIDER_PAYOUT#<id>    PAYOUT                  - (whose campaign's payout it is)
     matching fund        FUND#<id>               FUND                    - (its counters move with every
                                                                          matched pledge: no index to write)
     fund listing entry   FUND#<id>               LISTING                 status_pk FUNDS/status_sk <time>#<id>
-    closure record       FUND#<id>               CLOSURE#<campaign id>   -
+    closure record       FUND#<id>               CLOSURE#<campaign id>   status_pk SUBSIDIES_DUE/status_sk
+                                                                         <closed>#<campaign> while its top-ups
+                                                                         are due and not paid
     audit entry          AUDIT#<id>              AUDIT                   status_pk AUDIT/status_sk (all, by time),
                                                                          campaign_pk AUDIT#<campaign>/created_at,
                                                                          user_pk/user_sk (its actor)
@@ -75,6 +82,8 @@ PENDING_SHARDS = 8
 WORK_PARTITIONS = {"submitted": (SUBMITTED, "submitted_at"), "live": (LIVE, "ends_at")}
 SETTLING_ORDER = "closed_at"
 FUNDS = "FUNDS"
+PAYOUTS = "PAYOUTS"  # payouts not paid yet, oldest first
+SUBSIDIES_DUE = "SUBSIDIES_DUE"  # succeeded campaigns' top-ups the public accountant has not paid
 AUDIT = "AUDIT"
 # Partition of by_closure: every closed campaign, for good, by closure time (exports, open data).
 CLOSED = "CLOSED"
@@ -150,6 +159,22 @@ def audit_campaign(campaign_id: str) -> str:
 
 def payer(contributor_id: str) -> Key:
     return _key("PAYER", contributor_id, "PAYER")
+
+
+def payout_account(owner_id: str) -> Key:
+    return _key("OWNER", owner_id, "PAYOUT_ACCOUNT")
+
+
+def provider_user(user_id: str) -> Key:
+    return _key("PROVIDER_USER", user_id, "OWNER")
+
+
+def payout(campaign_id: str) -> Key:
+    return _key(CAMPAIGN, campaign_id, "PAYOUT")
+
+
+def provider_payout(payout_id: str) -> Key:
+    return _key("PROVIDER_PAYOUT", payout_id, "PAYOUT")
 
 
 def pending_partition(shard: int) -> str:

@@ -16,6 +16,7 @@ from ..records import EscrowPayment, EscrowTransfer
 from . import dynamo, keys
 
 WALLET, PAYIN, TRANSFER = "WALLET", "PAYIN", "TRANSFER"
+OWNER, VERIFICATION, BANK_ACCOUNT = "OWNER", "IDV", "BANK"
 
 
 # --- escrow wallets --------------------------------------------------------------------
@@ -103,10 +104,13 @@ def get_transfer(transfer_id: str) -> EscrowTransfer | None:
     return dynamo.record(EscrowTransfer, item) if item else None
 
 
-def move_out(movement: EscrowTransfer, *, refunded_payment: str | None = None) -> EscrowTransfer:
-    """Money out of a wallet (a refund of `refunded_payment`, or a transfer), once per id;
-    a movement the wallet cannot cover, or a second refund of one payment, is recorded as
-    failed. Answers the movement as the provider now has it."""
+def move_out(
+    movement: EscrowTransfer, *, refunded_payment: str | None = None, to_wallet: str | None = None, fees: int = 0
+) -> EscrowTransfer:
+    """Money out of a wallet (a refund of `refunded_payment`, a transfer `to_wallet` less
+    its `fees`, or a payout), once per id; a movement the wallet cannot cover, or a second
+    refund of one payment, is recorded as failed. Answers the movement as the provider now
+    has it."""
     existing = get_transfer(movement.id)
     if existing:
         return existing
@@ -122,17 +126,21 @@ def move_out(movement: EscrowTransfer, *, refunded_payment: str | None = None) -
         )
         items.append(({"Update": refunded}, "payment"))
     items += _movement(movement.escrow_id, -movement.amount_cents, movement)
+    if to_wallet:
+        items += _movement(to_wallet, movement.amount_cents - fees, movement)
     try:
         dynamo.transact(items, "the provider refused the movement")
         return movement
     except dynamo.ConditionFailed as refused:
         if refused.item == "movement":
             return get_transfer(movement.id) or movement  # made meanwhile by the same request
-        failed = movement._replace(status="failed", result=_refusal(refused.item))
-        dynamo.conditional_put(
-            dynamo.put({**dynamo.attributes(failed), **keys.psp_object(TRANSFER, movement.id)})["Put"]
-        )
-        return get_transfer(movement.id) or failed
+        return record_failure(movement._replace(status="failed", result=_refusal(refused.item)))
+
+
+def record_failure(failed: EscrowTransfer) -> EscrowTransfer:
+    """A movement the provider refused, kept under its id (asked again, the same answer)."""
+    dynamo.conditional_put(dynamo.put({**dynamo.attributes(failed), **keys.psp_object(TRANSFER, failed.id)})["Put"])
+    return get_transfer(failed.id) or failed
 
 
 def _refusal(item: str) -> str:
@@ -141,3 +149,32 @@ def _refusal(item: str) -> str:
         "payment": "paiement non remboursable (non abouti ou déjà remboursé)",
     }
     return reasons.get(item, "mouvement refusé")
+
+
+# --- the owners' side: users, verifications, bank accounts -------------------------------
+
+
+def create_object(kind: str, object_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """An owner, verification or bank account made once under its id; answers it as kept."""
+    item = {**fields, **keys.psp_object(kind, object_id)}
+    if not dynamo.conditional_put(dynamo.put(item)["Put"]):
+        item = dynamo.get(keys.psp_object(kind, object_id)) or item
+    return {k: v for k, v in item.items() if k not in keys.KEY_ATTRIBUTES}
+
+
+def get_object(kind: str, object_id: str) -> dict[str, Any] | None:
+    item = dynamo.get(keys.psp_object(kind, object_id))
+    return {k: v for k, v in item.items() if k not in keys.KEY_ATTRIBUTES} if item else None
+
+
+def complete_verification(verification_id: str, status: str, reason: str) -> bool:
+    """A pending verification approved or refused, once: True for the call that did it."""
+    return dynamo.conditional_update(
+        dynamo.update(
+            keys.psp_object(VERIFICATION, verification_id),
+            "SET #status = :status, reason = :reason",
+            condition="#status = :pending",
+            names={"#status": "status"},
+            values={":status": status, ":reason": reason, ":pending": "pending"},
+        )
+    )

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..records import Settlement
-from . import campaigns, dynamo, keys
+from ..records import Payout, Settlement
+from . import campaigns, dynamo, keys, payouts
 
 
 def _settlement(item: Mapping[str, Any]) -> Settlement:
@@ -60,13 +60,19 @@ def touch(campaign_id: str, now: str) -> None:
     dynamo.write(dynamo.update(keys.campaign(campaign_id), "SET settlement_heartbeat = :now", values={":now": now}))
 
 
-def finish(campaign_id: str, now: str) -> bool:
-    """Take a campaign out of the settling partition, once."""
-    return dynamo.conditional_update(
-        dynamo.update(
-            keys.campaign(campaign_id),
-            "SET settled_at = :now REMOVE status_pk, status_sk, settlement_cursor, settlement_retry_pending",
-            condition="attribute_not_exists(settled_at)",
-            values={":now": now},
-        )
+def finish(campaign_id: str, now: str, payout: Payout | None = None) -> bool:
+    """Take a campaign out of the settling partition, once; a succeeded one's `payout`
+    to its owner starts in the same write."""
+    settled = dynamo.update(
+        keys.campaign(campaign_id),
+        "SET settled_at = :now REMOVE status_pk, status_sk, settlement_cursor, settlement_retry_pending",
+        condition="attribute_not_exists(settled_at)",
+        values={":now": now},
     )
+    items: list[dynamo.TransactionItem] = [({"Update": settled}, "campaign")]
+    items += [payouts.item(payout)] if payout else []
+    try:
+        dynamo.transact(items, "the campaign is settled already")
+        return True
+    except dynamo.ConditionFailed:
+        return False

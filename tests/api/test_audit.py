@@ -11,7 +11,7 @@ from chalicelib import audit, storage
 from chalicelib.errors import Conflict
 from chalicelib.identity import Identity
 from tests.conftest import bearer
-from tests.factories import MODERATOR, campaign_body, live_campaign, pledge
+from tests.factories import MODERATOR, campaign_body, live_campaign, payout_account, pledge
 
 OWNER = bearer("porteur", name="Yannick Hervé")
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(40)
@@ -66,6 +66,7 @@ def test_each_campaign_action_leaves_who_when_what_before_and_after(client):
     act(client, "POST", f"/campaigns/{campaign_id}/submit", OWNER)
     act(client, "POST", f"/campaigns/{campaign_id}/reject", MODERATOR, {"reason": "Ajoutez une photo du studio."})
     act(client, "POST", f"/campaigns/{campaign_id}/submit", OWNER)
+    payout_account(client, headers=OWNER)
     live = act(client, "POST", f"/campaigns/{campaign_id}/approve", MODERATOR)
     act(client, "POST", f"/campaigns/{campaign_id}/cancel", OWNER)
 

@@ -15,6 +15,7 @@ import pytest
 from chalicelib import clock
 from chalicelib.identity import _b64decode, _b64encode, sign_dev_token
 from tests.conftest import STAGE_ENV, bearer
+from tests.factories import payout_account
 
 # --- callers -----------------------------------------------------------------------------
 
@@ -112,8 +113,10 @@ def add_reward(client, campaign_id: str, who=OWNER, **changes) -> dict:
 
 
 def submit(client, campaign_id: str, who=OWNER) -> dict:
+    """Submitted for moderation, its owner's payout account opened (approval needs one)."""
     answer = call(client, "POST", f"/campaigns/{campaign_id}/submit", who)
     assert answer.status == 200, answer.json
+    payout_account(client, headers=who)
     return answer.json
 
 

@@ -196,14 +196,22 @@ def test_a_refund_mail_ses_refuses_neither_undoes_nor_stops_the_refunds(client, 
 
 
 @pytest.mark.parametrize(
-    ("goal", "owner_subject", "pledge_subject"),
+    ("goal", "owner_subjects", "pledge_subject"),
     [
-        (100000, "Votre campagne « Le rythme des maux » a réussi", COLLECTED),
-        (1_000_000, "Votre campagne « Le rythme des maux » est terminée", REFUNDED),
+        # and, its payout waiting for the owner's verified account: a reminder (once a week)
+        (
+            100000,
+            [
+                "Votre campagne « Le rythme des maux » a réussi",
+                "Votre versement pour « Le rythme des maux » vous attend",
+            ],
+            COLLECTED,
+        ),
+        (1_000_000, ["Votre campagne « Le rythme des maux » est terminée"], REFUNDED),
     ],
     ids=["succeeded", "failed"],
 )
-def test_owner_and_contributors_get_one_mail_each_in_french(client, goal, owner_subject, pledge_subject):
+def test_owner_and_contributors_get_one_mail_each_in_french(client, goal, owner_subjects, pledge_subject):
     campaign_id = backed(client, goal_cents=goal)
     assert sorted(sent_mails()) == [("c0@exemple.fr", PAID), ("c1@exemple.fr", PAID)]  # when each was paid
     after = closing(client, campaign_id)
@@ -213,7 +221,7 @@ def test_owner_and_contributors_get_one_mail_each_in_french(client, goal, owner_
         [
             ("c0@exemple.fr", PAID),
             ("c1@exemple.fr", PAID),
-            ("porteur@exemple.fr", owner_subject),
+            *(("porteur@exemple.fr", subject) for subject in owner_subjects),
             ("c0@exemple.fr", pledge_subject),
             ("c1@exemple.fr", pledge_subject),
         ]
@@ -516,5 +524,5 @@ def test_the_scheduled_function_takes_its_time_from_the_clock(client, monkeypatc
     )
     result = client.lambda_.invoke("finalise", event).payload
     assert result["closed"] == [campaign_id]
-    assert set(result) == {"expired", "closed", "reminded", "dispatched"}
+    assert set(result) == {"expired", "closed", "reminded", "dispatched", "paid_out"}
     assert client.http.get("/stats").json_body["campaigns_by_status"]["succeeded"] == 1

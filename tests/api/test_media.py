@@ -15,6 +15,7 @@ import boto3
 from chalicelib import clock, storage
 from chalicelib.settings import VARIABLES
 from tests.conftest import STAGE_ENV, bearer
+from tests.factories import payout_account
 
 OWNER = bearer("owner-gregory", name="Grégory Jamard")
 STRANGER = bearer("stranger-ines", name="Inès Hébert")
@@ -55,6 +56,7 @@ def new_campaign(client, who=OWNER):
 
 def go_live(client, campaign_id):
     assert call(client, "POST", f"/campaigns/{campaign_id}/submit", OWNER)[0] == 200
+    payout_account(client, headers=OWNER)
     assert call(client, "POST", f"/campaigns/{campaign_id}/approve", MODERATOR)[0] == 200
 
 

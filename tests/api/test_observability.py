@@ -11,7 +11,7 @@ from chalice.local import LambdaContext
 from app import app
 from chalicelib import campaigns, clock, escrow, observability, payments
 from tests.conftest import token
-from tests.factories import live_campaign, pledge
+from tests.factories import live_campaign, payout_account_body, pledge
 
 OWNER = {"sub": "porteuse", "name": "Camille Lecarpentier", "email": "camille.lecarpentier@exemple.fr"}
 CONTRIBUTOR = {"sub": "contributrice", "name": "Léa Dupont", "email": "lea.dupont@exemple.fr"}
@@ -102,6 +102,9 @@ def journey(emulated_aws, capsys):
         )[0]
         == 200
     )
+    account = payout_account_body()
+    opened = gateway_event("POST", "/me/payout-account", "/me/payout-account", "req-account", body=account, who=OWNER)
+    assert call(opened)[0] == 201
     assert (
         call(
             gateway_event(

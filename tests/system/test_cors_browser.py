@@ -32,6 +32,7 @@ from app import api, app
 from chalicelib.settings import ConfigurationError, get_settings
 from devtools import package
 from tests.conftest import CONFIG, ROOT, STAGE, STAGE_ENV, token
+from tests.factories import payout_account_body
 from tests.system.conftest import _free_port, http_call
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -199,6 +200,7 @@ def live(api_server):
     status, _, campaign = http_call("POST", f"{api_server}/campaigns", body, owner)
     assert status == 201, campaign
     assert http_call("POST", f"{api_server}/campaigns/{campaign['id']}/submit", None, owner)[0] == 200
+    assert http_call("POST", f"{api_server}/me/payout-account", payout_account_body(), owner)[0] == 201
     assert http_call("POST", f"{api_server}/campaigns/{campaign['id']}/approve", None, moderator)[0] == 200
     return campaign
 

@@ -33,7 +33,7 @@ from app import app
 from chalicelib import aws, clock
 from devtools.provision import provision
 from tests.conftest import ROOT, STAGE, STAGE_ENV, token
-from tests.factories import campaign_body, complete_payment
+from tests.factories import campaign_body, complete_payment, payout_account_body
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 YEAR = timedelta(days=365)
@@ -128,6 +128,7 @@ def _seed(client) -> dict[str, list[str]]:
     live = _call(client, "POST", "/campaigns", campaign_body(title="Cocotte Minute"), who=owner)
     live = _call(client, "POST", f"/campaigns/{live['id']}/rewards", reward, who=owner)
     _call(client, "POST", f"/campaigns/{live['id']}/submit", who=owner)
+    _call(client, "POST", "/me/payout-account", payout_account_body(), who=owner)
     _call(client, "POST", f"/campaigns/{live['id']}/approve")
     waiting = _call(
         client, "POST", f"/campaigns/{live['id']}/pledges", {"amount_cents": 5000}, **{"Idempotency-Key": "k"}

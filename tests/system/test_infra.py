@@ -247,6 +247,7 @@ def test_packaged_app_imports_and_logs_with_what_the_zip_keeps(packaged):
     assert "chalicelib/storage/__pycache__/dynamo.cpython-311.pyc" in names
     assert not [n for n in names if n.startswith(("aws_lambda_powertools/event_handler/", "pydantic/v1/"))]
     assert "tzdata/zoneinfo/Europe/Paris" in names and "tzdata/zoneinfo/Europe/Berlin" not in names
+    assert "tzdata/zoneinfo/iso3166.tab" in names
     assert "mangopay/api.py" in names and "requests/__init__.py" in names
     assert packaging.cold_import_seconds(directory / "deployment.zip", "dev", runs=1) > 0
 

@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib import aws, clock, finalisation, payments, storage
 from tests.conftest import STAGE_ENV, token
-from tests.factories import campaign_body
+from tests.factories import campaign_body, payout_account_body
 from tests.system.conftest import escrow_money, give, http_call, my_pledge, pay, signed_in
 
 THREADS = 32
@@ -59,6 +59,7 @@ def matched_campaign(api, fund_id, owner, goal_cents=100_000):
     assert status == 201, created
     campaign_id = created["id"]
     assert http_call("POST", f"{api}/campaigns/{campaign_id}/submit", None, who)[0] == 200
+    assert http_call("POST", f"{api}/me/payout-account", payout_account_body(), who)[0] in (201, 409)
     assert http_call("POST", f"{api}/campaigns/{campaign_id}/approve", None, MODERATOR)[0] == 200
     status, _, attached = http_call("POST", f"{api}/campaigns/{campaign_id}/matching", {"fund_id": fund_id}, MODERATOR)
     assert status == 200, attached

@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib import aws, clock, finalisation, payments, storage
 from tests.conftest import token
-from tests.factories import campaign_body
+from tests.factories import campaign_body, payout_account_body
 from tests.system.conftest import escrow_money, give, http_call, my_pledge, pay, payment_id, signed_in
 
 THREADS = 32
@@ -34,6 +34,7 @@ def live_campaign(api, rewards=()):
         status, _, answer = http_call("POST", f"{api}/campaigns/{campaign_id}/rewards", reward, owner)
         assert status == 201, answer
     assert http_call("POST", f"{api}/campaigns/{campaign_id}/submit", None, owner)[0] == 200
+    assert http_call("POST", f"{api}/me/payout-account", payout_account_body(), owner)[0] in (201, 409)
     moderator = {"Authorization": f"Bearer {token('moderatrice', groups=('moderators',))}"}
     status, _, campaign = http_call("POST", f"{api}/campaigns/{campaign_id}/approve", None, moderator)
     assert status == 200, campaign

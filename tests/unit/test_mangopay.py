@@ -215,6 +215,11 @@ TRANSFER = Fixture(
         "CreditedWalletId": "wlt_m_01PORTEUR",
     },
 )
+TRANSFER_WITH_FEES = Fixture(
+    "docs.mangopay.com/guides/fees — Fees on a transfer (CreditedFunds = DebitedFunds - Fees); "
+    "SDK tests/test_transfers.py test_create_transfers (Fees 100 of 1000)",
+    {**TRANSFER.body, "DebitedFunds": money(3_850), "CreditedFunds": money(3_465), "Fees": money(385)},
+)
 TRANSFER_FAILED = Fixture(
     "docs.mangopay.com/errors/codes/001001 — Unsufficient wallet balance, its example Transfer",
     {
@@ -611,6 +616,21 @@ def test_a_release_is_a_transfer_from_the_escrow_to_the_owners_wallet(api, psp):
     }
 
 
+def test_a_release_keeps_the_platforms_commission_as_the_transfers_fees(api, psp):
+    """The owner's wallet is credited the rest; the Fees go to the platform's Fees Wallet."""
+    api.post(f"{API}/transfers", json=TRANSFER_WITH_FEES.body)
+
+    released = psp.release("wlt_m_01ESCROW", 3_850, "c0ffee", payee_wallet_id="wlt_m_01PORTEUR", commission_cents=385)
+
+    assert (released.id, released.status, released.amount_cents) == ("tr_01RELEASE", "succeeded", 3_850)
+    (request,) = sent(api, "POST", "/transfers")
+    assert body(request)["DebitedFunds"] == {"Currency": "EUR", "Amount": 3_850}
+    assert body(request)["Fees"] == {"Currency": "EUR", "Amount": 385}
+    assert "ScaContext" not in body(request)  # the escrow's owner is the platform's user, no OWNER
+    with pytest.raises(ValueError, match="commission"):
+        psp.release("wlt_m_01ESCROW", 3_850, "c0ffee", payee_wallet_id="wlt_m_01PORTEUR", commission_cents=3_851)
+
+
 def test_a_release_the_escrow_cannot_cover_fails_as_mangopay_says(api, psp):
     api.post(f"{API}/transfers", json=TRANSFER_FAILED.body)
 
@@ -664,6 +684,9 @@ def test_the_escrows_transactions_are_what_moved_oldest_first_every_page(api, ps
         ),
         ({"EventType": "PAYIN_REFUND_SUCCEEDED", "RessourceId": "rf_01REFUND"}, ("refund", "rf_01REFUND")),
         ({"EventType": "TRANSFER_NORMAL_FAILED", "RessourceId": "tr_01RELEASE"}, ("transfer", "tr_01RELEASE")),
+        ({"EventType": "IDENTITY_VERIFICATION_FAILED", "RessourceId": "idnver_01"}, ("verification", "idnver_01")),
+        ({"EventType": "RECIPIENT_ACTIVE", "RessourceId": "rec_01"}, ("bank_account", "rec_01")),
+        ({"EventType": "PAYOUT_NORMAL_FAILED", "RessourceId": "po_m_01"}, ("payout", "po_m_01")),
         ({"EventType": "KYC_SUCCEEDED", "RessourceId": "kyc-1"}, None),  # not an event of this port
         ({"EventType": "PAYIN_NORMAL_SUCCEEDED", "RessourceId": "wt_01PAYIN\r\nSet-Cookie: x"}, None),
         ({"RessourceId": "wt_01PAYIN"}, None),
