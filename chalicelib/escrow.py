@@ -75,7 +75,7 @@ class Address(NamedTuple):
 class Owner(NamedTuple):
     """Who receives a succeeded campaign's money, as the provider must know them: a person,
     or a legal entity (`legal_name`…) that the person represents. Sent to the provider,
-    never kept whole by the platform (chalicelib/records.py PayoutAccount)."""
+    never kept whole by the platform (chalicelib/records/money.py PayoutAccount)."""
 
     owner_id: str
     kind: str  # natural | legal

@@ -41,8 +41,6 @@ def start(campaign: Campaign, now: str) -> Payout:
         campaign_id=campaign.id,
         campaign_title=campaign.title,
         owner_id=campaign.owner_id,
-        owner_name=campaign.owner_name,
-        owner_email=campaign.owner_email,
         escrow_id=campaign.escrow_id or "",
         collected_cents=campaign.crowd_cents,
         commission_cents=commission,
@@ -68,10 +66,14 @@ def of_campaign(campaign_id: str, viewer: Identity) -> Payout:
 
 
 def _mail(template: str, payout: Payout, **values: str) -> None:
+    """To the owner as their campaign names them now (erasure leaves no address)."""
+    campaign = storage.campaigns.get(payout.campaign_id)
+    if campaign is None:
+        return
     notifications.send(
         template,
-        payout.owner_email,
-        name=payout.owner_name,
+        campaign.owner_email,
+        name=campaign.owner_name,
         title=payout.campaign_title,
         amount=notifications.euros(payout.amount_cents),
         link=notifications.campaign_link(payout.campaign_id),

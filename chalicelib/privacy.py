@@ -10,8 +10,8 @@ dates and states stay, as the public accountant needs them, so no total moves. T
 pledges become anonymous, their campaigns show "Anonyme" as owner, and each name or
 e-mail they were stored under is replaced by "Anonyme" in the texts of their campaigns
 (texts, rewards, news, backers' messages). It is refused while they own a live campaign
-(its contributors and moderators must be able to reach its owner), and it is recorded in
-the audit trail.
+(its contributors and moderators must be able to reach its owner) or a succeeded one whose
+payout has not reached them, and it is recorded in the audit trail.
 
 What stays: the account id (a pseudonym) on each item, so the person can still find
 their pledges; texts that other people wrote elsewhere (another campaign's news, a
@@ -23,8 +23,7 @@ replays hold a message for at most 24 hours.
 import re
 from typing import Any
 
-from . import answers, audit, clock, storage
-from . import campaigns as campaigns_
+from . import answers, audit, campaigns as campaigns_, clock, storage
 from .errors import Conflict
 from .identity import Identity
 from .records import AuditEntry, Campaign, Pledge
@@ -127,11 +126,19 @@ def _erase_campaign(campaign: Campaign, names: list[str], now: str) -> None:
             storage.erasure.rewrite_pledge_message(pledge.id, fix["message"])
 
 
+def _unpaid(campaign: Campaign) -> bool:
+    payout = storage.payouts.get(campaign.id)
+    return payout is None or payout.status != "paid"
+
+
 def erase(user: Identity) -> dict[str, Any]:
     campaigns = _owned(user)
     live = [c.title for c in campaigns if c.status == "live"]
     if live:
         raise Conflict(f"you own a live campaign (« {live[0]} »): erase your data once it has ended")
+    unpaid = [c.title for c in campaigns if c.status == "succeeded" and _unpaid(c)]
+    if unpaid:
+        raise Conflict(f"the money of « {unpaid[0]} » has not reached you yet: erase your data once it has")
     now = clock.iso(clock.now())
     pledges = _pledges(user)
     names = _names(user, campaigns, pledges)

@@ -299,7 +299,7 @@ def seed() -> None:
                 RewardCreate.model_validate(reward, context=context),
             )
         _at(start - timedelta(days=2), campaigns.submit, campaign.id, owner)
-        _at(start - timedelta(days=1), _demo_payout_account, owner, name, spec["owner"][0] != "yannick-herve")
+        _at(start - timedelta(days=1), _demo_payout_account, owner, name, spec["owner"][0] != "gregory-jamard")
         live = _at(start, campaigns.approve, campaign.id, moderator)
         assert live.ends_at is not None  # approved
         running = min(now, clock.parse(live.ends_at)) - start

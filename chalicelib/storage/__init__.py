@@ -1,7 +1,7 @@
 """DynamoDB access: the only code that knows the table, its keys and its expressions.
 
 One repository module per aggregate, each taking and returning the typed records of
-chalicelib/records.py (never raw items: keys and bookkeeping attributes stay here):
+chalicelib/records/ (never raw items: keys and bookkeeping attributes stay here):
 
     keys         every key prefix, key builder, partition and index name (the table's map)
     dynamo       the core: values, expressions, transactions with the reason a condition

@@ -160,3 +160,18 @@ def test_a_failed_campaign_has_no_payout(client):
     answer = shown(client, campaign_id)
     assert answer.status_code == 404 and "refunded" in answer.json_body["detail"]
     assert storage.payouts.get(campaign_id) is None
+
+
+def test_an_owner_whose_money_has_not_reached_them_cannot_erase_their_data_yet(client):
+    campaign_id = backed(client)
+    after = closing(client, campaign_id)
+    finalisation.run(after)
+    refused = client.http.delete("/me", headers=OWNER)
+    assert refused.status_code == 409 and "has not reached you" in refused.json_body["detail"]
+    assert client.http.get("/me/payout-account", headers=OWNER).status_code == 200  # nothing erased
+
+    ready_to_be_paid(client)
+    finalisation.run(after + timedelta(minutes=5))
+    assert client.http.delete("/me", headers=OWNER).status_code == 200
+    assert client.http.get("/me/payout-account", headers=OWNER).status_code == 404
+    assert shown(client, campaign_id, MODERATOR).json_body["status"] == "paid"  # the record stays

@@ -11,7 +11,7 @@ import pytest
 from chalicelib import clock, finalisation, payments, storage
 from tests.api.test_matching import fund_body
 from tests.conftest import bearer
-from tests.factories import MODERATOR, complete_payment, live_campaign, pledge
+from tests.factories import MODERATOR, complete_payment, live_campaign, payout_account, pledge
 
 # The owner of the factories' campaigns; its description names him.
 OWNER = bearer("porteur", name="Yannick Hervé")
@@ -198,6 +198,9 @@ def ended(client, figures):
     )
     lea_pledges(client, campaign_id, amount_cents=8000)
     assert pledge(client, campaign_id, contributor="marie", name="Marie Lecoq", amount_cents=3000).status_code == 201
+    payout_account(client, verify="verified")  # paid out at closure: its owner may then erase their data
+    iban = {"iban": "FR7630006000011234567890189", "holder": "Yannick Hervé"}
+    assert client.http.post("/me/payout-account/bank-account", headers=OWNER, body=json.dumps(iban)).status_code == 200
     close(client, campaign_id)
     return campaign_id
 

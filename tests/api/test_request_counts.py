@@ -25,9 +25,9 @@ from bench.requests import (
     counting,
     ours,
     pledge_scenario,
+    provider_requests as provider,
     run_scenario,
 )
-from bench.requests import provider_requests as provider
 from chalicelib import clock, escrow, payments, storage
 from tests.api.test_matching import fund_body
 from tests.factories import MODERATOR, live_campaign, pledge
