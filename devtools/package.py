@@ -400,7 +400,7 @@ def cold_import_seconds(zip_path: Path, stage: str, runs: int = 5) -> float:
         "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t);"
         # the parts imported on first call, to catch a needed part left out of the zip
         "from chalicelib import observability; observability.tools();"
-        "from chalicelib.adapters import mangopay; mangopay._sdk(); import pytz; pytz.utc;"
+        "from chalicelib.adapters import mangopay_client; mangopay_client._sdk(); import pytz; pytz.utc;"
         "from datetime import datetime, UTC; from chalicelib import clock, settings;"
         "clock.end_of_local_day(datetime.now(UTC), 1, settings.get_settings().timezone);"
         "from chalicelib.models import owners; assert 'FR' in owners.countries()"

@@ -16,20 +16,27 @@ back to the `returnUrl` appended to them (docs.mangopay.com/guides/sca/session).
 enrolls in SCA on such a page when their account is made (UserStatus PENDING_USER_ACTION
 until then), and confirms each Recipient on another.
 
-This module reads mangopay.py's helpers when called, not when imported: mangopay.py
-imports this one to build MangopayEscrow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from .. import clock
 from ..escrow import Address, Owner, ProviderError
 from ..records import BankAccount, EscrowTransfer, Verification
+from .mangopay_client import (
+    CURRENCY,
+    DESCRIPTION_MAX,
+    MangopayClient,
+    MangopayError,
+    _movement,
+    _sdk,
+    idempotency_key,
+)
 
 # Mangopay's LegalPersonType for each legal form (docs.mangopay.com/guides/users/verification/
 # requirements/kyb-local, France): associations, foundations, unions and local authorities
@@ -55,25 +62,15 @@ IDV_NOT_ACTIVATED = (
 )
 
 
-class MangopayOwners:
+class MangopayOwners(MangopayClient):
     """Owners' accounts, their verification, bank accounts and payouts: the port's
     owners' side, mixed into MangopayEscrow."""
-
-    if TYPE_CHECKING:  # MangopayEscrow's requests
-
-        def _post(
-            self, model: Any, body: Mapping[str, Any], key: str, *, identifier: str | None = None, **path: str
-        ) -> dict[str, Any]: ...
-
-        def _get(self, path: str, **params: Any) -> Any: ...
 
     def register_owner(self, owner: Owner) -> tuple[str, str]:
         """The owner's user and their wallet. An OWNER has accepted Mangopay's terms
         (TermsAndConditionsAccepted, required): the platform's pages must have them do so
         before. Mangopay answers an SCA enrollment page with the user, unused here: a new one
         is asked for when the owner is sent to verify (`start_verification`)."""
-        from .mangopay import CURRENCY, DESCRIPTION_MAX, _sdk, idempotency_key
-
         resources = _sdk().resources
         model, body = (
             (resources.NaturalUserSca, _natural(owner))
@@ -106,8 +103,6 @@ class MangopayOwners:
         the SCA actions that follow (a Recipient) until then; this is the platform's only
         redirect to Mangopay after the account is made. The enrollment page lives 10
         minutes: the HostedUrl (7 days) is what `read_verification` answers."""
-        from .mangopay import MangopayError, _sdk, idempotency_key
-
         if len(return_url) > RETURN_URL_MAX:
             raise ProviderError(f"Mangopay: a return URL has at most {RETURN_URL_MAX} characters", retryable=False)
         try:
@@ -144,8 +139,6 @@ class MangopayOwners:
         then `return_url`). Its key changes with each SCA page's life (10 minutes): a retry
         within it answers the same Recipient and page; one after (the page expired, or the
         confirmation failed: CANCELED) makes a new Recipient, as Mangopay requires."""
-        from .mangopay import CURRENCY, _sdk, idempotency_key
-
         user = self._get(f"/sca/users/{user_id}")
         if not isinstance(user, Mapping):
             raise ProviderError(f"Mangopay: no user {user_id}", retryable=False)
@@ -188,33 +181,24 @@ class MangopayOwners:
         of new integrations since 2026-01-27; BankAccountId is the legacy field). A payout
         Mangopay refuses at once (400: the Recipient is not ACTIVE…) is a failed payout that
         says why; one it refuses later (KYC 002998…) is FAILED at Mangopay, and so here."""
-        from .mangopay import CURRENCY, _movement, _sdk, idempotency_key
-
-        key = idempotency_key("payout", reference)
-        try:
-            payout = self._post(
-                _sdk().resources.BankWirePayOut,
-                {
-                    "AuthorId": user_id,
-                    "DebitedWalletId": wallet_id,
-                    "DebitedFunds": {"Currency": CURRENCY, "Amount": amount_cents},
-                    "Fees": {"Currency": CURRENCY, "Amount": 0},
-                    "RecipientId": bank_account_id,
-                    "BankWireRef": _bank_wire_ref(reference),
-                    "Tag": reference,
-                },
-                key,
-            )
-        except ProviderError as error:
-            if error.retryable:
-                raise
-            now = clock.iso(clock.now())
-            return EscrowTransfer(key, "payout", wallet_id, amount_cents, "failed", now, result=str(error))
-        return _movement(payout, "payout", wallet_id)
+        return self._move_out(
+            _sdk().resources.BankWirePayOut,
+            {
+                "AuthorId": user_id,
+                "DebitedWalletId": wallet_id,
+                "DebitedFunds": {"Currency": CURRENCY, "Amount": amount_cents},
+                "Fees": {"Currency": CURRENCY, "Amount": 0},
+                "RecipientId": bank_account_id,
+                "BankWireRef": _bank_wire_ref(reference),
+                "Tag": reference,
+            },
+            idempotency_key("payout", reference),
+            "payout",
+            wallet_id,
+            amount_cents,
+        )
 
     def read_payout(self, payout_id: str) -> EscrowTransfer | None:
-        from .mangopay import _movement
-
         payout = self._get(f"/payouts/{payout_id}")
         if not isinstance(payout, Mapping) or payout.get("Type") != "PAYOUT":
             return None

@@ -1,4 +1,4 @@
-"""Mangopay's credentials (chalicelib/adapters/mangopay.py): SecureString parameters of the
+"""Mangopay's credentials (chalicelib/adapters/mangopay_client.py): SecureString parameters of the
 stage in SSM Parameter Store (here in-process moto), read once per container, and what the
 SDK then authenticates with. Mangopay itself is answered by `responses` (tests/unit/test_mangopay.py)."""
 
@@ -10,8 +10,9 @@ import responses
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
 
-from chalicelib.adapters import mangopay
-from chalicelib.adapters.mangopay import Credentials, MangopayEscrow, parameter_names
+from chalicelib.adapters import mangopay_client
+from chalicelib.adapters.mangopay import MangopayEscrow
+from chalicelib.adapters.mangopay_client import Credentials, parameter_names
 from tests.unit.test_mangopay import OAUTH_TOKEN, WALLET
 
 pytestmark = pytest.mark.usefixtures("emulated_aws")
@@ -27,12 +28,12 @@ def stored():
     names = parameter_names(STAGE)
     for name, value in zip(names, SECRETS, strict=True):
         ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
-    mangopay.stage_credentials.cache_clear()
-    mangopay._handler.cache_clear()
+    mangopay_client.stage_credentials.cache_clear()
+    mangopay_client._handler.cache_clear()
     yield names
     ssm.delete_parameters(Names=list(names))
-    mangopay.stage_credentials.cache_clear()
-    mangopay._handler.cache_clear()
+    mangopay_client.stage_credentials.cache_clear()
+    mangopay_client._handler.cache_clear()
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ import uuid
 
 import pytest
 
-from chalicelib.adapters import mangopay
-from chalicelib.adapters.mangopay import Credentials, MangopayEscrow
+from chalicelib.adapters import mangopay_client
+from chalicelib.adapters.mangopay import MangopayEscrow
+from chalicelib.adapters.mangopay_client import Credentials
 from chalicelib.escrow import Payer
 
 pytestmark = pytest.mark.skipif(
@@ -32,9 +33,9 @@ def psp(stage_env, monkeypatch):
     if "sandbox" not in url:
         pytest.fail(f"the contract test runs against Mangopay's sandbox only, not {url}")
     monkeypatch.setenv("MANGOPAY_API_URL", url)
-    mangopay._handler.cache_clear()
+    mangopay_client._handler.cache_clear()
     yield MangopayEscrow(Credentials(os.environ["MANGOPAY_CLIENT_ID"], os.environ["MANGOPAY_API_KEY"]))
-    mangopay._handler.cache_clear()
+    mangopay_client._handler.cache_clear()
 
 
 @pytest.fixture

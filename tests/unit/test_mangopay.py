@@ -19,8 +19,9 @@ import responses
 from responses import matchers
 
 from chalicelib import escrow
-from chalicelib.adapters import mangopay
-from chalicelib.adapters.mangopay import Credentials, MangopayEscrow, idempotency_key, parameter_names
+from chalicelib.adapters import mangopay, mangopay_client
+from chalicelib.adapters.mangopay import MangopayEscrow
+from chalicelib.adapters.mangopay_client import Credentials, idempotency_key, parameter_names
 from chalicelib.escrow import Notification, Payer, ProviderError
 from chalicelib.records import EscrowPayment, EscrowTransfer
 from chalicelib.settings import ConfigurationError
@@ -305,9 +306,9 @@ FIXTURES = [value for value in list(globals().values()) if isinstance(value, Fix
 @pytest.fixture(autouse=True)
 def stage(stage_env, monkeypatch):
     monkeypatch.setenv("MANGOPAY_ESCROW_USER_ID", PLATFORM_USER)
-    mangopay._handler.cache_clear()  # a new handler (and OAuth token) for each test
+    mangopay_client._handler.cache_clear()  # a new handler (and OAuth token) for each test
     yield
-    mangopay._handler.cache_clear()
+    mangopay_client._handler.cache_clear()
 
 
 @pytest.fixture

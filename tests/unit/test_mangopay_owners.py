@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from chalicelib import clock
-from chalicelib.adapters.mangopay import idempotency_key
+from chalicelib.adapters.mangopay_client import idempotency_key
 from chalicelib.escrow import Address, Owner, ProviderError
 from chalicelib.records import BankAccount, EscrowTransfer, Verification
 from tests.unit import test_mangopay as payer_side
