@@ -39,6 +39,7 @@ EVENT_KINDS = {
     "RECIPIENT_DEACTIVATED": "bank_account",
     "PAYOUT_NORMAL_SUCCEEDED": "payout",
     "PAYOUT_NORMAL_FAILED": "payout",
+    "PAYOUT_REFUND_SUCCEEDED": "payout_return",  # the bank sent a paid-out payout back
 }
 
 
@@ -49,7 +50,7 @@ SANDBOX_REFUSED_IBAN = "FR1930006000019999999999999"
 class Notification(NamedTuple):
     """What a provider's notification names: the kind of resource to re-read, and its id."""
 
-    kind: str  # payment | refund | transfer | verification | bank_account | payout
+    kind: str  # payment | refund | transfer | verification | bank_account | payout | payout_return
     resource_id: str
 
 
@@ -167,6 +168,11 @@ class EscrowProvider(Protocol):
         ...
 
     def read_payout(self, payout_id: str) -> EscrowTransfer | None: ...
+
+    def read_payout_return(self, return_id: str) -> EscrowTransfer | None:
+        """A payout the bank sent back to the owner's wallet after it succeeded (its
+        `payment_id` is the payout's, `result` the bank's reason); None if it is not one."""
+        ...
 
 
 def parse_hook(params: Mapping[str, str]) -> Notification | None:
@@ -319,6 +325,23 @@ class SandboxEscrow:
 
     def read_payout(self, payout_id: str) -> EscrowTransfer | None:
         return storage.sandbox.get_transfer(payout_id)
+
+    def read_payout_return(self, return_id: str) -> EscrowTransfer | None:
+        found = storage.sandbox.get_transfer(return_id)
+        return found if found and found.kind == "payout_return" else None
+
+    def return_payout(self, payout_id: str, reason: str) -> Notification | None:
+        """The bank sends a succeeded payout back (tests, local runs): the money is in the
+        owner's wallet again. Answers the notification the provider then sends."""
+        payout = storage.sandbox.get_transfer(payout_id)
+        if payout is None or payout.kind != "payout" or payout.status != "succeeded":
+            return None
+        back = EscrowTransfer(
+            _reference("return", payout_id), "payout_return", payout.escrow_id, payout.amount_cents, "succeeded",
+            clock.iso(clock.now()), payment_id=payout_id, result=reason,
+        )  # fmt: skip
+        storage.sandbox.move_in(back)
+        return Notification("payout_return", back.id)
 
 
 def _bank_account(fields: Mapping[str, Any]) -> BankAccount:

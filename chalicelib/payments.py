@@ -73,6 +73,8 @@ def notified(provider_name: str, params: Mapping[str, str]) -> bool:
         return owners.notified(note.kind, note.resource_id) is not None
     if note is not None and note.kind == "payout":
         return payouts.notified(note.resource_id) is not None
+    if note is not None and note.kind == "payout_return":
+        return payouts.returned(note.resource_id) is not None
     return False  # refunds and transfers are written when the platform makes them
 
 

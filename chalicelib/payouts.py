@@ -11,6 +11,7 @@ is the campaign, and the attempt for a payout):
     in_progress → paid (ledger: payout) | failed (the bank refused: the reason is shown,
                   the owner is told, and it is tried again once they register another
                   bank account)
+    paid → failed, when the bank sends the money back later (ledger: payout_returned)
 
 The scheduled run (chalicelib/finalisation.py) advances every open payout; a provider's
 notification about a payout advances it at once. A notification is only a prompt: the
@@ -186,6 +187,30 @@ def advance_all(now: datetime) -> list[str]:
         if after is not None and after != payout:
             moved.append(payout.campaign_id)
     return moved
+
+
+def returned(return_id: str) -> Payout | None:
+    """The bank sent a paid payout back to the owner's wallet (read again at the
+    provider): the payout fails with the bank's reason, in the ledger, and is made again
+    once the owner registers another bank account."""
+    try:
+        back = escrow.provider().read_payout_return(return_id)
+    except escrow.ProviderError as error:
+        raise ServiceUnavailable("the payment provider cannot be reached; notify again shortly") from error
+    payout = storage.payouts.of_provider_payout(back.payment_id or "") if back else None
+    if back is None or back.status != "succeeded" or payout is None or payout.payout_id != back.payment_id:
+        return None
+    if payout.status != "paid":
+        return payout  # recorded already
+    now = clock.iso(clock.now())
+    reason = f"virement retourné par la banque ({back.result or 'sans motif'})"
+    entry = LedgerEntry(payout.campaign_id, "payout_returned", payout.amount_cents, back.id, now)
+    changes = {"status": "failed", "failure_reason": reason, "paid_at": None, "updated_at": now}
+    failed = storage.payouts.move(payout, changes, [entry])
+    if failed:
+        logger.warning("a payout was returned", extra={"campaign_id": payout.campaign_id, "why": back.result})
+        _mail("owner_payout_failed", failed, reason=reason)
+    return failed
 
 
 def notified(payout_id: str) -> Payout | None:

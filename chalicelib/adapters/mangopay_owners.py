@@ -204,6 +204,18 @@ class MangopayOwners(MangopayClient):
             return None
         return _movement(payout, "payout", str(payout.get("DebitedWalletId") or ""))
 
+    def read_payout_return(self, return_id: str) -> EscrowTransfer | None:
+        """A payout's Refund ("payout return", docs.mangopay.com/api-reference/refunds/
+        view-refund): Mangopay makes it when the bank rejects a payout that had succeeded,
+        crediting the owner's wallet again; its RefundReasonType says why."""
+        refund = self._get(f"/refunds/{return_id}")
+        if not isinstance(refund, Mapping) or refund.get("InitialTransactionType") != "PAYOUT":
+            return None
+        reason = refund.get("RefundReason") or {}
+        back = _movement(refund, "payout_return", str(refund.get("CreditedWalletId") or ""))
+        why = reason.get("RefundReasonType") if isinstance(reason, Mapping) else None
+        return back._replace(payment_id=str(refund.get("InitialTransactionId") or ""), result=str(why or ""))
+
 
 # --- what is sent --------------------------------------------------------------------------
 

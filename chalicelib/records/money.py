@@ -9,14 +9,22 @@ from typing import NamedTuple
 
 # What each kind of ledger entry does to a campaign's escrow balance: the ledger's sum per
 # campaign is the escrow's balance at the provider (the daily reconciliation's check).
-LEDGER_ESCROW_SIGN = {"paid": 1, "refunded": -1, "collected": -1, "commission": 0, "payout": 0}
+# The owner's side (commission, payout, a payout the bank returned) is out of the escrow.
+LEDGER_ESCROW_SIGN = {
+    "paid": 1,
+    "refunded": -1,
+    "collected": -1,
+    "commission": 0,
+    "payout": 0,
+    "payout_returned": 0,
+}
 
 
 class LedgerEntry(NamedTuple):
     """One money movement at the provider, appended once per provider transaction."""
 
     campaign_id: str
-    kind: str  # paid | refunded | collected | commission | payout
+    kind: str  # LEDGER_ESCROW_SIGN's
     amount_cents: int
     transaction_id: str  # the provider's transaction that moved the money
     created_at: str
@@ -51,17 +59,18 @@ class EscrowPayment(NamedTuple):
 
 
 class EscrowTransfer(NamedTuple):
-    """Money out of an escrow at the provider: a refund to a contributor's card, or the
-    transfer of a succeeded campaign's escrow to its owner's side."""
+    """Money out of a wallet at the provider: a refund to a contributor's card, the
+    transfer of a succeeded campaign's escrow to its owner's wallet, a payout of that
+    wallet to the owner's bank; or back into it, a payout the bank returned."""
 
     id: str
-    kind: str  # refund | transfer
-    escrow_id: str
+    kind: str  # refund | transfer | payout | payout_return
+    escrow_id: str  # the wallet debited (credited, for a payout's return)
     amount_cents: int
-    status: str  # succeeded | failed
+    status: str  # created (a payout the bank has not answered yet) | succeeded | failed
     created_at: str
-    payment_id: str | None = None  # a refund's payment
-    result: str = ""
+    payment_id: str | None = None  # a refund's payment; a return's payout
+    result: str = ""  # why it failed; why the bank returned it
 
 
 class EscrowCheck(NamedTuple):

@@ -16,10 +16,13 @@ def from_item(item: Mapping[str, Any]) -> Payout:
     return dynamo.record(Payout, item)
 
 
+def _listed(payout: Payout) -> dict[str, str]:
+    return {"status_pk": keys.PAYOUTS, "status_sk": keys.ordered(payout.created_at, payout.campaign_id)}
+
+
 def item(payout: Payout) -> dynamo.TransactionItem:
     """The transaction item that creates a campaign's payout (once)."""
-    listed = {"status_pk": keys.PAYOUTS, "status_sk": keys.ordered(payout.created_at, payout.campaign_id)}
-    return dynamo.put({**dynamo.attributes(payout), **keys.payout(payout.campaign_id), **listed}), "payout"
+    return dynamo.put({**dynamo.attributes(payout), **keys.payout(payout.campaign_id), **_listed(payout)}), "payout"
 
 
 def get(campaign_id: str) -> Payout | None:
@@ -43,10 +46,12 @@ def list_open(*, limit: int, cursor: str | None) -> tuple[list[Payout], str | No
 def move(payout: Payout, changes: Mapping[str, Any], entries: Sequence[LedgerEntry] = ()) -> Payout | None:
     """Move a payout from the version it was read in, with the ledger entries of the money
     that moved; None when another run moved it first. A paid payout leaves the PAYOUTS
-    partition; a new provider payout is findable by its id."""
+    partition (and comes back if the bank returns it); a new provider payout is findable
+    by its id."""
     moved = payout._replace(**changes, version=payout.version + 1)
     remove = ["status_pk", "status_sk"] if moved.status == "paid" else []
-    expression, names, values = dynamo.update_expression({**changes, "version": moved.version}, remove)
+    relisted = _listed(payout) if payout.status == "paid" and moved.status != "paid" else {}
+    expression, names, values = dynamo.update_expression({**changes, **relisted, "version": moved.version}, remove)
     names["#version"] = "version"
     values[":read"] = payout.version
     update = dynamo.update(

@@ -9,6 +9,7 @@ payment is refunded once, a wallet never goes below zero.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -135,6 +136,14 @@ def move_out(
         if refused.item == "movement":
             return get_transfer(movement.id) or movement  # made meanwhile by the same request
         return record_failure(movement._replace(status="failed", result=_refusal(refused.item)))
+
+
+def move_in(movement: EscrowTransfer) -> None:
+    """Money back into a wallet (a payout the bank returned), once per id."""
+    item = {**dynamo.attributes(movement), **keys.psp_object(TRANSFER, movement.id)}
+    items = [(dynamo.put(item), "movement"), *_movement(movement.escrow_id, movement.amount_cents, movement)]
+    with contextlib.suppress(dynamo.ConditionFailed):  # made by the same request
+        dynamo.transact(items, "the movement is recorded already")
 
 
 def record_failure(failed: EscrowTransfer) -> EscrowTransfer:

@@ -15,6 +15,7 @@ from tests.factories import MODERATOR, payout_account
 
 OWNER = bearer("porteur", name="Yannick Hervé")
 IBAN = "FR7630006000011234567890189"
+OTHER_IBAN = "FR7030002005500000157845Z02"
 WAITING = "Votre versement pour « Le rythme des maux » vous attend"
 PAID = "Votre versement pour « Le rythme des maux » est parti"
 FAILED = "Votre versement pour « Le rythme des maux » n'a pas abouti"
@@ -175,3 +176,32 @@ def test_an_owner_whose_money_has_not_reached_them_cannot_erase_their_data_yet(c
     assert client.http.delete("/me", headers=OWNER).status_code == 200
     assert client.http.get("/me/payout-account", headers=OWNER).status_code == 404
     assert shown(client, campaign_id, MODERATOR).json_body["status"] == "paid"  # the record stays
+
+
+def test_a_payout_the_bank_sends_back_later_fails_then_is_paid_on_another_account(client):
+    campaign_id = backed(client)
+    ready_to_be_paid(client)
+    after = closing(client, campaign_id)
+    finalisation.run(after)
+    paid = storage.payouts.get(campaign_id)
+    assert paid.status == "paid"
+
+    note = escrow.SandboxEscrow().return_payout(paid.payout_id, "BANKACCOUNT_HAS_BEEN_CLOSED")
+    query = f"EventType=PAYOUT_REFUND_SUCCEEDED&RessourceId={quote(note.resource_id)}"
+    for _ in range(2):  # a notification repeated moves nothing twice
+        assert client.http.get(f"/payments/notifications/sandbox?{query}").json_body == {"handled": True}
+
+    failed = shown(client, campaign_id).json_body
+    assert (failed["status"], failed["paid_at"]) == ("failed", None)
+    assert "BANKACCOUNT_HAS_BEEN_CLOSED" in failed["failure_reason"]
+    wallet = storage.owners.get("porteur").wallet_id
+    assert storage.sandbox.wallet_balance(wallet) == 110_000  # back in the owner's wallet
+    assert owner_mails().count(FAILED) == 1
+
+    ready_to_be_paid(client, iban=OTHER_IBAN)
+    finalisation.run(after + timedelta(days=1))
+
+    assert shown(client, campaign_id).json_body["status"] == "paid"
+    sums = ledger_sums(campaign_id)
+    assert sums["payout"] - sums["payout_returned"] + sums["commission"] == sums["collected"] == 110_000
+    assert storage.sandbox.wallet_balance(wallet) == 0

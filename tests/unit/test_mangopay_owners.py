@@ -576,3 +576,45 @@ def test_a_payout_read_again_says_what_mangopay_says(api, psp):
         "po_m_01HUGO", "payout", WALLET_ID, 3_500, "succeeded", "2026-02-01T00:00:00Z"
     )
     assert psp.read_payout("inconnu") is None
+
+
+PAYOUT_RETURN = Fixture(
+    'docs.mangopay.com/api-reference/refunds/view-refund — the documented "Payout return" Refund',
+    {
+        "Id": "refund_m_01HUGO",
+        "Tag": None,
+        "CreationDate": 1770076800,  # 2026-02-03
+        "AuthorId": USER,
+        "CreditedUserId": None,
+        "DebitedFunds": money(3_500),
+        "CreditedFunds": money(3_500),
+        "Fees": money(0),
+        "Status": "SUCCEEDED",
+        "ResultCode": "000000",
+        "ResultMessage": "Success",
+        "ExecutionDate": 1770076800,
+        "Type": "PAYIN",
+        "Nature": "REFUND",
+        "InitialTransactionId": "po_m_01HUGO",
+        "InitialTransactionType": "PAYOUT",
+        "InitialTransactionNature": "REGULAR",
+        "DebitedWalletId": None,
+        "CreditedWalletId": WALLET_ID,
+        "RefundReason": {"RefundReasonMessage": "AC04", "RefundReasonType": "BANKACCOUNT_HAS_BEEN_CLOSED"},
+        "StatementDescriptor": None,
+    },
+)
+
+
+def test_a_payout_the_bank_sent_back_names_its_payout_and_why(api, psp):
+    api.get(f"{API}/refunds/refund_m_01HUGO", json=PAYOUT_RETURN.body)
+    a_payin_refund = {**PAYOUT_RETURN.body, "InitialTransactionType": "PAYIN", "InitialTransactionId": "wt_01"}
+    api.get(f"{API}/refunds/refund_m_01LEA", json=a_payin_refund)
+
+    back = psp.read_payout_return("refund_m_01HUGO")
+
+    assert back == EscrowTransfer(
+        "refund_m_01HUGO", "payout_return", WALLET_ID, 3_500, "succeeded", "2026-02-03T00:00:00Z",
+        payment_id="po_m_01HUGO", result="BANKACCOUNT_HAS_BEEN_CLOSED",
+    )  # fmt: skip
+    assert psp.read_payout_return("refund_m_01LEA") is None  # a contributor's refund, not a payout's
