@@ -175,6 +175,8 @@ def approve(campaign_id: str, moderator: Identity) -> Campaign:
     """Live from now until its deadline, once its owner has a payout account (in any state:
     its money waits for the verification, not the campaign)."""
     campaign = _moderated(campaign_id, moderator)
+    if campaign.owner_id == moderator.sub:
+        raise Forbidden("a moderator cannot approve their own campaign: another moderator does")
     _expect(campaign, "submitted", "approved")
     if storage.owners.get(campaign.owner_id) is None:
         raise Conflict("its owner has no payout account yet: they open one (POST /me/payout-account) first")
@@ -202,9 +204,13 @@ def reject(campaign_id: str, moderator: Identity, reason: str) -> Campaign:
 
 
 def cancel(campaign_id: str, user: Identity) -> Campaign:
+    """A live campaign cancelled: by a moderator at any time, by its owner until its
+    deadline (after it, the campaign closes on the money it raised)."""
     campaign = _owned(campaign_id, user, moderator_too=True)
     _expect(campaign, "live", "cancelled")
     now = clock.iso(clock.now())
+    if campaign.owner_id == user.sub and (campaign.ends_at or now) < now:
+        raise Conflict("its deadline has passed: the campaign closes on the money it raised")
     changes = {"cancelled_at": now, "closed_at": now}
     return _move(campaign, "cancelled", changes, actor=user, action="campaign_cancelled")
 

@@ -155,6 +155,8 @@ def parse_body(raw: bytes | None, content_type: str, model: type[BaseModel], med
         raise BadRequest(
             f"the body is not valid JSON: {exc}", [{"field": "body", "message": "malformed JSON"}]
         ) from exc
+    except RecursionError as exc:  # the JSON nests deeper than the parser goes: no body of ours does
+        raise BadRequest("the body nests too deeply", [{"field": "body", "message": "nested too deeply"}]) from exc
     try:
         return model.model_validate(data, context={"settings": get_settings()})
     except ValidationError as exc:

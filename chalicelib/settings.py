@@ -16,6 +16,8 @@ DEFAULT_CATEGORIES = "business,culture,social,environment,heritage,sport,educati
 # name of the variable -> default; None means required.
 VARIABLES = {
     "STAGE": "local",
+    # Set by the Lambda runtime, empty elsewhere: a function in AWS is never the local stage.
+    "AWS_LAMBDA_FUNCTION_NAME": "",
     "TABLE_NAME": None,
     "MEDIA_BUCKET": "",
     "TERRITORY_NAME": "Manche",
@@ -95,6 +97,7 @@ class Settings(NamedTuple):
     # import (make bench), where a dataclass generates and compiles its methods.
 
     stage: str
+    aws_lambda_function_name: str
     table_name: str
     media_bucket: str
     territory_name: str
@@ -142,7 +145,9 @@ class Settings(NamedTuple):
 
     @property
     def is_local(self) -> bool:
-        return self.stage == "local"
+        """The local stage on a developer's machine: dev tokens are accepted there only, so
+        never in AWS, whatever STAGE says (or when it is unset)."""
+        return self.stage == "local" and not self.aws_lambda_function_name
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -170,7 +175,8 @@ def _parse(values: tuple[tuple[str, str | None], ...]) -> Settings:
         raise ConfigurationError(f"invalid setting: {exc}") from exc
     if settings.dev_jwt_secret and not settings.is_local:
         raise ConfigurationError(
-            f"stage {settings.stage!r} has DEV_JWT_SECRET set: dev tokens are for the local stage only"
+            f"stage {settings.stage!r} has DEV_JWT_SECRET set: dev tokens are for the local stage only, "
+            "on a developer's machine (never in AWS)"
         )
     bad_origins = [origin for origin in settings.allowed_origins if not ORIGIN.fullmatch(origin)]
     if bad_origins:

@@ -3,6 +3,7 @@ served by `chalice local` on http://127.0.0.1:8000. Ctrl-C stops all it started.
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -39,6 +40,9 @@ def main() -> None:
     env = _local_env(emulator_url)
     python = sys.executable
     children: list[subprocess.Popen[bytes]] = []
+    # SIGTERM (a supervisor, `kill`, an IDE's stop button) stops the children as Ctrl-C does:
+    # by default it would end this process alone, the emulator and the API holding their ports.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         children.append(
             subprocess.Popen([python, "-m", "devtools.emulator", "--port", str(args.emulator_port)], cwd=ROOT, env=env)

@@ -5,10 +5,12 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import date
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -24,6 +26,16 @@ from ..settings import Settings
 Text = Annotated[str, Field(pattern=r"\S")]
 Postcode = Annotated[str, Field(pattern=r"^[0-9]{5}$", examples=["50000"])]
 ReturnUrl = Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s]+$")]
+
+
+def _iso_day(value: object) -> object:
+    """A day as the document says (YYYY-MM-DD), not a number pydantic would take for one."""
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("must be a day, YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
 FundingModel = Literal["all_or_nothing", "keep_it_all"]
 Status = Literal["draft", "submitted", "live", "succeeded", "failed", "cancelled"]
 

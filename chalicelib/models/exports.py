@@ -5,12 +5,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from .base import Answer, FundingModel, Model, Page, Text
+from .base import Answer, Day, FundingModel, Model, Page, Text
 
 
 class ExportQuery(Model):
-    from_: date | None = Field(None, alias="from", description="first closure day (stage's time zone), inclusive")
-    to: date | None = Field(None, description="last closure day (stage's time zone), inclusive")
+    from_: Day | None = Field(None, alias="from", description="first closure day (stage's time zone), inclusive")
+    to: Day | None = Field(None, description="last closure day (stage's time zone), inclusive")
     format: Literal["csv", "json"] = "csv"
 
     @field_validator("to")

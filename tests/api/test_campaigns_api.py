@@ -371,6 +371,28 @@ def test_a_live_campaign_is_cancelled_by_its_owner_or_a_moderator(api, who):
     assert (public["status"], public["launched_at"]) == ("cancelled", campaign["launched_at"])
 
 
+def test_after_its_deadline_only_a_moderator_cancels_a_campaign(api, monkeypatch):
+    campaign = launch(api)
+    monkeypatch.setattr(clock, "now", at("2099-01-01T00:00:00Z"))  # past ends_at, not closed yet
+
+    refused = call(api, "POST", f"/campaigns/{campaign['id']}/cancel", OWNER)
+
+    assert refused.status == 409 and "deadline" in refused.json["detail"]
+    assert call(api, "GET", f"/campaigns/{campaign['id']}").json["status"] == "live"
+    assert call(api, "POST", f"/campaigns/{campaign['id']}/cancel", MODERATOR).status == 200
+
+
+def test_a_moderator_cannot_approve_their_own_campaign(api):
+    campaign = create_draft(api, MODERATOR)
+    submit(api, campaign["id"], MODERATOR)
+
+    refused = call(api, "POST", f"/campaigns/{campaign['id']}/approve", MODERATOR)
+
+    assert refused.status == 403 and "own campaign" in refused.json["detail"]
+    colleague = bearer("moderator-bruno", name="Bruno Lemaître", groups=("moderators",))
+    assert call(api, "POST", f"/campaigns/{campaign['id']}/approve", colleague).status == 200
+
+
 # --- authorisation: every route x anonymous, stranger, owner, moderator ---------------------
 
 # route -> (method, path, body, state of OWNER's campaign before the call)
@@ -682,6 +704,7 @@ UNREADABLE = [
     pytest.param("application/json", '{"title": "Cocotte', 400, "body", id="malformed json"),
     pytest.param("application/json", "", 400, "body", id="empty body"),
     pytest.param("application/json", b"\xff\xfe{}", 400, "body", id="not utf-8"),
+    pytest.param("application/json", "[" * 30_000 + "]" * 30_000, 400, "body", id="nested too deeply"),
     pytest.param("text/plain", json.dumps(DRAFT), 415, "Content-Type", id="text/plain"),
     pytest.param("application/x-www-form-urlencoded", "title=Cocotte", 415, "Content-Type", id="form"),
 ]

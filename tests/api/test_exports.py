@@ -161,6 +161,8 @@ def test_the_export_takes_closure_days_in_the_local_time_zone(client, closed):
         ("from=13/03/2026", "from"),
         ("format=xlsx", "format"),
         ("owner=moi", "owner"),
+        ("to=0", "to"),  # not a day, though a number of seconds would make one
+        ("from=20260301", "from"),
     ],
 )
 def test_bad_export_parameters_are_400_naming_the_parameter(client, query, field):

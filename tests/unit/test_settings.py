@@ -86,6 +86,16 @@ def test_a_dev_token_secret_outside_the_local_stage_is_refused(settings_from, st
         settings_from(STAGE=stage, DEV_JWT_SECRET="x")
 
 
+@pytest.mark.parametrize("stage", [{"STAGE": "local"}, {}], ids=["STAGE local", "STAGE unset"])
+def test_a_function_in_aws_is_never_the_local_stage(settings_from, stage):
+    """The Lambda runtime names the function: dev tokens are refused there whatever STAGE says."""
+    in_aws = {"AWS_LAMBDA_FUNCTION_NAME": "oze-dev-APIHandler-1A2B3C", **stage}
+    with pytest.raises(ConfigurationError, match="DEV_JWT_SECRET"):
+        settings_from(**in_aws, DEV_JWT_SECRET="x")
+    assert not settings_from(**in_aws, DEV_JWT_SECRET="").is_local
+    assert settings_from(**stage, AWS_LAMBDA_FUNCTION_NAME="", DEV_JWT_SECRET="").is_local  # a developer's machine
+
+
 def test_a_hosted_stage_without_a_dev_secret_is_fine(settings_from):
     settings = settings_from(
         STAGE="prod", COGNITO_USER_POOL_ID="eu-west-3_Abc", COGNITO_APP_CLIENT_ID="client", **REAL_MONEY
