@@ -87,7 +87,9 @@ def top_up(campaign: Campaign, fund: Fund | None, amount_cents: int, now: str, *
     too many refusals)."""
     if fund is None or campaign.matching_fund_id != fund.id:
         return NO_TOP_UP
-    if give_up or not fund.opens_at <= now <= fund.closes_at:
+    # Its rules again at each top-up: a campaign edited after it was matched (rejected,
+    # then changed) may have left them.
+    if give_up or not fund.opens_at <= now <= fund.closes_at or _ineligible(campaign, fund):
         return TopUp(0, fund.id, fund.rule_version)
     cents = rule_top_up(
         amount_cents,
@@ -196,9 +198,20 @@ def edit_fund(fund_id: str, user: Identity, patch: FundFields) -> Fund:
     changes["updated_at"] = clock.iso(clock.now())
     entry = audit.entry(user, "fund_changed", f"fund/{fund_id}", {k: current.get(k) for k in changes}, changes)
     try:
-        storage.funds.update(fund_id, changes, seen_version=fund.rule_version, budget_delta=budget_delta, entry=entry)
+        storage.funds.update(
+            fund_id,
+            changes,
+            seen_version=fund.rule_version,
+            budget_delta=budget_delta,
+            seen_budget=fund.budget_cents,
+            entry=entry,
+        )
     except storage.ConditionFailed as refused:
         again = _fund(fund_id)
+        if again.budget_cents != fund.budget_cents:
+            raise Conflict(
+                f"the fund's budget changed meanwhile (now {again.budget_cents} cents): read it again"
+            ) from refused
         if again.rule_version == fund.rule_version and budget_delta < 0:
             committed = again.reserved_cents + again.spent_cents
             raise field_error(
@@ -212,12 +225,19 @@ def list_funds(*, limit: int, cursor: str | None) -> tuple[list[Fund], str | Non
     return storage.funds.list_funds(limit=limit, cursor=cursor)
 
 
-def _check_eligible(campaign: Campaign, fund: Fund) -> None:
+def _ineligible(campaign: Campaign, fund: Fund) -> str | None:
+    """Why the fund's rules leave the campaign out (None: they do not)."""
     if fund.categories and campaign.category not in fund.categories:
-        raise field_error("fund_id", f"this fund matches only the categories {', '.join(fund.categories)}")
+        return f"this fund matches only the categories {', '.join(fund.categories)}"
     if fund.postcode_prefixes and not campaign.postcode.startswith(fund.postcode_prefixes):
-        prefixes = ", ".join(f"{p}…" for p in fund.postcode_prefixes)
-        raise field_error("fund_id", f"this fund matches only the postcodes {prefixes}")
+        return f"this fund matches only the postcodes {', '.join(f'{p}…' for p in fund.postcode_prefixes)}"
+    return None
+
+
+def _check_eligible(campaign: Campaign, fund: Fund) -> None:
+    reason = _ineligible(campaign, fund)
+    if reason:
+        raise field_error("fund_id", reason)
 
 
 def attach(campaign_id: str, user: Identity, data: MatchingRequest) -> Campaign:

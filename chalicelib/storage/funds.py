@@ -74,16 +74,19 @@ def update(
     *,
     seen_version: int,
     budget_delta: int = 0,
+    seen_budget: int | None = None,
     entry: AuditEntry | None = None,
 ) -> None:
-    """Change a fund if its rule version is still `seen_version`; a budget cut only while
-    its remaining budget covers the cut. ConditionFailed("fund") otherwise."""
+    """Change a fund if its rule version is still `seen_version`; its budget only if it is
+    still `seen_budget` (two changes at once: one is refused, none lost), and a cut only
+    while its remaining budget covers it. ConditionFailed("fund") otherwise."""
     expression, names, values = dynamo.update_expression(changes)
     values[":seen"] = seen_version
     condition = "rule_version = :seen"
     if budget_delta:
         expression += " ADD remaining_cents :delta"
-        values[":delta"] = budget_delta
+        values |= {":delta": budget_delta, ":budget": seen_budget}
+        condition += " AND budget_cents = :budget"
         if budget_delta < 0:
             values[":cut"] = -budget_delta
             condition += " AND remaining_cents >= :cut"

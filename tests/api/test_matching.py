@@ -12,7 +12,7 @@ import pytest
 from bench.requests import count_requests
 from chalicelib import clock, escrow, finalisation, matching, payments, storage
 from tests.conftest import bearer
-from tests.factories import MODERATOR, campaign_body, complete_payment, live_campaign, pledge
+from tests.factories import MODERATOR, campaign_body, complete_payment, live_campaign, payout_account, pledge
 
 NOW = clock.now()
 
@@ -160,6 +160,30 @@ def test_a_fund_is_attached_to_eligible_submitted_or_live_campaigns(client):
     client.http.post(f"/campaigns/{submitted['id']}/submit", headers=owner)
     assert attach(client, submitted["id"], fund["id"]).status_code == 200
     assert funds(client)[fund["id"]]["campaign_count"] == 2
+
+
+def test_a_campaign_edited_out_of_its_funds_rules_after_matching_gets_no_top_up(client):
+    """Matched while submitted, rejected, then edited into another category: its rules are
+    checked again at each top-up."""
+    fund = create_fund(client, categories=["culture"])
+    owner = bearer("porteuse-3", name="Inès Hébert")
+    created = client.http.post("/campaigns", headers=owner, body=json.dumps(campaign_body(category="culture")))
+    campaign_id = created.json_body["id"]
+    assert client.http.post(f"/campaigns/{campaign_id}/submit", headers=owner).status_code == 200
+    assert attach(client, campaign_id, fund["id"]).status_code == 200
+    reason = json.dumps({"reason": "Précisez le budget."})
+    assert client.http.post(f"/campaigns/{campaign_id}/reject", headers=MODERATOR, body=reason).status_code == 200
+    edited = client.http.patch(f"/campaigns/{campaign_id}", headers=owner, body=json.dumps({"category": "sport"}))
+    assert edited.status_code == 200, edited.body
+    assert client.http.post(f"/campaigns/{campaign_id}/submit", headers=owner).status_code == 200
+    payout_account(client, "porteuse-3")
+    assert client.http.post(f"/campaigns/{campaign_id}/approve", headers=MODERATOR).status_code == 200
+
+    made = give(client, campaign_id, 4_000)
+
+    assert made["matched_cents"] == 0
+    assert shown(client, campaign_id)["matched_cents"] == 0
+    assert money(client, fund["id"]) == (0, 0, 100_000)
 
 
 def test_attaching_refuses_ineligible_campaigns_and_unusable_funds(client):

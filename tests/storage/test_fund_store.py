@@ -170,10 +170,29 @@ def test_update_changes_a_fund_read_at_its_current_version_only():
 def test_a_budget_cut_only_while_the_remaining_budget_covers_it():
     storage.funds.create(fund(reserved_cents=99_000, remaining_cents=1_000))
     with pytest.raises(storage.ConditionFailed):
-        storage.funds.update("f-manche", {"budget_cents": 98_000}, seen_version=1, budget_delta=-2_000)
-    storage.funds.update("f-manche", {"budget_cents": 99_500}, seen_version=1, budget_delta=-500)
+        storage.funds.update(
+            "f-manche", {"budget_cents": 98_000}, seen_version=1, budget_delta=-2_000, seen_budget=100_000
+        )
+    storage.funds.update("f-manche", {"budget_cents": 99_500}, seen_version=1, budget_delta=-500, seen_budget=100_000)
     assert storage.funds.get("f-manche").budget_cents == 99_500
     assert _money() == (99_000, 0, 500)
+
+
+def test_two_budget_raises_from_the_same_read_are_not_both_written():
+    """Each sets the budget it computed and adds its raise to the remaining budget: the
+    second, read before the first was written, would lose the first raise from the budget
+    while keeping it in the remaining one. It is refused; the caller reads again."""
+    storage.funds.create(fund())
+    storage.funds.update(
+        "f-manche", {"budget_cents": 110_000}, seen_version=1, budget_delta=10_000, seen_budget=100_000
+    )
+    with pytest.raises(storage.ConditionFailed):
+        storage.funds.update(
+            "f-manche", {"budget_cents": 120_000}, seen_version=1, budget_delta=20_000, seen_budget=100_000
+        )
+    after = storage.funds.get("f-manche")
+    assert after.budget_cents == 110_000
+    assert after.budget_cents == after.reserved_cents + after.spent_cents + after.remaining_cents
 
 
 # --- closure ---------------------------------------------------------------------------
