@@ -71,11 +71,12 @@ def edit_campaign(call: UserCall, campaign_id: str):
     "POST",
     auth="user",
     body="campaigns.RewardCreate",
-    response="campaigns.Campaign",
+    response="campaigns.Reward",
     status=201,
 )
 def add_reward(call: UserCall, campaign_id: str):
-    return answers.campaign(campaigns.add_reward(campaign_id, call.user, call.body), call.user)
+    """A reward added to a draft: answers the reward created (its id, for its edits)."""
+    return answers.reward(campaigns.add_reward(campaign_id, call.user, call.body))
 
 
 @api.route(

@@ -368,13 +368,11 @@ def _drafting(rec: Recorder, campaign_id: str) -> None:
     rec.call("GET", ONE, as_=STRANGER, expect=404, case="draft, by a stranger", campaign_id=campaign_id)
     rec.call("PATCH", ONE, as_=OWNER, body={"goal_cents": 450_000}, case="draft", campaign_id=campaign_id)
     album = {"title": "Un album dédicacé", "min_amount_cents": 2_000, "quantity": 100}
-    rewards = rec.call("POST", ONE + "/rewards", as_=OWNER, body=album, expect=201, campaign_id=campaign_id)
-    album_id = rewards["rewards"][0]["id"]
+    album_id = rec.call("POST", ONE + "/rewards", as_=OWNER, body=album, expect=201, campaign_id=campaign_id)["id"]
     concert = {"title": "Un concert privé", "min_amount_cents": 50_000, "quantity": 2}
-    rewards = rec.call(
+    concert_id = rec.call(
         "POST", ONE + "/rewards", as_=OWNER, body=concert, expect=201, measured=False, campaign_id=campaign_id
-    )
-    concert_id = next(r["id"] for r in rewards["rewards"] if r["id"] != album_id)
+    )["id"]
     reward = ONE + "/rewards/{reward_id}"
     rec.call("PATCH", reward, as_=OWNER, body={"quantity": 150}, campaign_id=campaign_id, reward_id=album_id)
     rec.call("DELETE", reward, as_=OWNER, campaign_id=campaign_id, reward_id=concert_id)
@@ -451,10 +449,9 @@ def pledge_scenario(rec: Recorder) -> None:
     album = {"title": "Un album dédicacé", "min_amount_cents": 2_000, "quantity": 2}
     draft = rec.call("POST", "/campaigns", as_=OWNER, body=campaign_body(), expect=201, measured=False)
     campaign_id = draft["id"]
-    rewards = rec.call(
+    reward_id = rec.call(
         "POST", ONE + "/rewards", as_=OWNER, body=album, expect=201, measured=False, campaign_id=campaign_id
-    )
-    reward_id = rewards["rewards"][0]["id"]
+    )["id"]
     rec.call("POST", ONE + "/submit", as_=OWNER, measured=False, campaign_id=campaign_id)
     _payout_account(rec)
     rec.call("POST", ONE + "/approve", as_=MODERATOR, measured=False, campaign_id=campaign_id)

@@ -37,7 +37,7 @@ def is_insider(campaign: Campaign, viewer: Identity | None) -> bool:
     return viewer is not None and (viewer.is_moderator or viewer.sub == campaign.owner_id)
 
 
-def _reward(reward: Reward) -> dict[str, Any]:
+def reward(reward: Reward) -> dict[str, Any]:
     return {
         "id": reward.id,
         "title": reward.title,
@@ -55,7 +55,7 @@ def campaign(c: Campaign, viewer: Identity | None = None) -> dict[str, Any]:
         "owner": {"id": c.owner_id, "display_name": c.owner_name},
         "crowd_cents": c.crowd_cents,
         "percent_funded": c.percent_funded,
-        "rewards": [_reward(r) for r in sorted(c.rewards, key=lambda r: (r.min_amount_cents, r.created_at))],
+        "rewards": [reward(r) for r in sorted(c.rewards, key=lambda r: (r.min_amount_cents, r.created_at))],
         "media": published,
         # its image may have been removed meanwhile
         "cover_media_id": c.cover_media_id if c.cover_media_id in {m["id"] for m in published} else None,

@@ -103,14 +103,16 @@ def _save_reward(campaign: Campaign, reward_id: str, reward: Reward | None) -> C
     return campaign._replace(updated_at=now, rewards=(*others, reward) if reward else others)
 
 
-def add_reward(campaign_id: str, user: Identity, data: RewardCreate) -> Campaign:
+def add_reward(campaign_id: str, user: Identity, data: RewardCreate) -> Reward:
+    """A reward added to a draft; answers it as created."""
     campaign = _editable(campaign_id, user)
     if len(campaign.rewards) >= MAX_REWARDS:
         raise field_error("rewards", f"a campaign offers at most {MAX_REWARDS} rewards")
     reward = Reward(
         **data.model_dump(), id=uuid.uuid4().hex[:12], created_at=clock.iso(clock.now()), remaining=data.quantity
     )
-    return _save_reward(campaign, reward.id, reward)
+    _save_reward(campaign, reward.id, reward)
+    return reward
 
 
 def edit_reward(campaign_id: str, reward_id: str, user: Identity, patch: RewardPatch) -> Campaign:

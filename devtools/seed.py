@@ -291,7 +291,7 @@ def seed() -> None:
             CampaignCreate.model_validate(spec["fields"], context=context),
         )
         for reward in spec["rewards"]:
-            campaign = _at(
+            _at(
                 start - timedelta(days=3),
                 campaigns.add_reward,
                 campaign.id,

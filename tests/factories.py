@@ -55,9 +55,7 @@ def live_campaign(client, owner="porteur", rewards=(), **overrides):
     for reward in rewards:
         answer = client.http.post(f"/campaigns/{campaign_id}/rewards", headers=headers, body=json.dumps(reward))
         assert answer.status_code == 201, answer.body
-        reward_ids[reward["title"]] = next(
-            r["id"] for r in answer.json_body["rewards"] if r["title"] == reward["title"]
-        )
+        reward_ids[reward["title"]] = answer.json_body["id"]  # the reward created
     assert client.http.post(f"/campaigns/{campaign_id}/submit", headers=headers).status_code == 200
     payout_account(client, owner)
     approved = client.http.post(f"/campaigns/{campaign_id}/approve", headers=MODERATOR)

@@ -109,7 +109,8 @@ def add_reward(client, campaign_id: str, who=OWNER, **changes) -> dict:
     body = {k: v for k, v in {**REWARD, **changes}.items() if v is not ...}
     answer = call(client, "POST", f"/campaigns/{campaign_id}/rewards", who, body)
     assert answer.status == 201, answer.json
-    return answer.json
+    assert answer.json["title"] == body["title"] and answer.json["id"]  # the reward created
+    return call(client, "GET", f"/campaigns/{campaign_id}", who).json  # the campaign with it
 
 
 def submit(client, campaign_id: str, who=OWNER) -> dict:
@@ -664,6 +665,17 @@ def test_a_bad_reward_edit_is_refused_and_the_reward_is_unchanged(api, body, fie
 
     assert_problem(answer, 422, field)
     assert snapshot(api, campaign) == before
+
+
+def test_adding_a_reward_answers_the_reward_created(api):
+    campaign = create_draft(api)
+
+    answer = call(api, "POST", f"/campaigns/{campaign['id']}/rewards", OWNER, REWARD)
+
+    assert answer.status == 201
+    assert set(answer.json) == {"id", "title", "description", "min_amount_cents", "quantity", "remaining"}
+    shown = call(api, "GET", f"/campaigns/{campaign['id']}", OWNER).json["rewards"]
+    assert shown == [answer.json]
 
 
 def test_a_campaign_offers_at_most_30_rewards(api):

@@ -124,9 +124,9 @@ def _seed(client) -> dict[str, list[str]]:
     owner = f"Bearer {token('porteuse', name='Camille Lecarpentier')}"
     reward = {"title": "Atelier tricot", "description": "Deux heures.", "min_amount_cents": 3000, "quantity": 5}
     draft = _call(client, "POST", "/campaigns", campaign_body())
-    draft = _call(client, "POST", f"/campaigns/{draft['id']}/rewards", reward)
+    draft["rewards"] = [_call(client, "POST", f"/campaigns/{draft['id']}/rewards", reward)]
     live = _call(client, "POST", "/campaigns", campaign_body(title="Cocotte Minute"), who=owner)
-    live = _call(client, "POST", f"/campaigns/{live['id']}/rewards", reward, who=owner)
+    live["rewards"] = [_call(client, "POST", f"/campaigns/{live['id']}/rewards", reward, who=owner)]
     _call(client, "POST", f"/campaigns/{live['id']}/submit", who=owner)
     _call(client, "POST", "/me/payout-account", payout_account_body(), who=owner)
     _call(client, "POST", f"/campaigns/{live['id']}/approve")
