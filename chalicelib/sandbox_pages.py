@@ -31,10 +31,16 @@ FORM = """<form method="post">
 </form>"""
 
 
-def _payment(payment_id: str) -> tuple[escrow.SandboxEscrow, EscrowPayment]:
+def _sandbox(page: str) -> escrow.SandboxEscrow:
+    """The stage's provider, if it is the sandbox: only then does it serve its pages."""
     provider = escrow.provider()
     if not isinstance(provider, escrow.SandboxEscrow):
-        raise NotFound("this stage has no sandbox payment page")
+        raise NotFound(f"this stage has no sandbox {page} page")
+    return provider
+
+
+def _payment(payment_id: str) -> tuple[escrow.SandboxEscrow, EscrowPayment]:
+    provider = _sandbox("payment")
     payment = provider.read_payment(payment_id)
     if payment is None:
         raise NotFound(f"no payment {payment_id}")
@@ -77,9 +83,7 @@ VERIFICATION_PAGE = """<!doctype html>
 
 
 def _verification(verification_id: str) -> tuple[escrow.SandboxEscrow, Verification]:
-    provider = escrow.provider()
-    if not isinstance(provider, escrow.SandboxEscrow):
-        raise NotFound("this stage has no sandbox verification page")
+    provider = _sandbox("verification")
     verification = provider.read_verification(verification_id)
     if verification is None:
         raise NotFound(f"no verification {verification_id}")
