@@ -9,6 +9,7 @@ from datetime import date
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -23,7 +24,20 @@ from pydantic_core import CoreSchema, core_schema
 
 from ..settings import Settings
 
-Text = Annotated[str, Field(pattern=r"\S")]
+# Texts are plain text, shown as written: no control character but line breaks and tabs, and
+# no bidirectional override or isolate (U+202A–U+202E, U+2066–U+2069), which would make a
+# text read otherwise than it is written (a name reversed, a link disguised).
+UNSHOWABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _plain(value: str) -> str:
+    if UNSHOWABLE.search(value):
+        raise ValueError("must be plain text: no control characters nor bidirectional overrides")
+    return value
+
+
+Text = Annotated[str, Field(pattern=r"\S"), AfterValidator(_plain)]
+PlainText = Annotated[str, AfterValidator(_plain)]  # may be empty or blank
 Postcode = Annotated[str, Field(pattern=r"^[0-9]{5}$", examples=["50000"])]
 ReturnUrl = Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s]+$")]
 

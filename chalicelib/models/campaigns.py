@@ -13,6 +13,7 @@ from .base import (
     NoNulls,
     Page,
     PageQuery,
+    PlainText,
     PledgeCents,
     StageBound,
     Status,
@@ -28,7 +29,7 @@ Commune = Annotated[Text, Field(min_length=1, max_length=100)]
 GoalCents = Annotated[StrictInt, StageBound("goal_min_cents", "goal_max_cents", "cents")]
 DurationDays = Annotated[StrictInt, StageBound("duration_min_days", "duration_max_days", "days")]
 RewardTitle = Annotated[Text, Field(min_length=1, max_length=100)]
-RewardDescription = Annotated[str, Field(max_length=1000)]
+RewardDescription = Annotated[PlainText, Field(max_length=1000)]
 Quantity = Annotated[StrictInt, Field(ge=1, le=100000)]
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from .. import clock
-from .base import Answer, Model, ReturnUrl, Text
+from .base import Answer, Model, PlainText, ReturnUrl, Text
 
 Name = Annotated[Text, Field(min_length=1, max_length=100)]
 RNA_PATTERN = r"^W[0-9]{9}$"
@@ -79,7 +79,7 @@ Iban = Annotated[str, BeforeValidator(_compact), Field(max_length=34, examples=[
 
 class Address(Model):
     line1: Annotated[Text, Field(max_length=200)]
-    line2: Annotated[str, Field(max_length=200)] | None = None
+    line2: Annotated[PlainText, Field(max_length=200)] | None = None
     postcode: Annotated[Text, Field(max_length=10)]
     city: Name
     country: Country

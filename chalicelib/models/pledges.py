@@ -5,14 +5,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool
 
-from .base import Answer, Model, Page, PledgeCents, ReturnUrl, Status
+from .base import Answer, Model, Page, PlainText, PledgeCents, ReturnUrl, Status
 
 
 class PledgeCreate(Model):
     amount_cents: PledgeCents
     reward_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     anonymous: StrictBool = False
-    message: Annotated[str, Field(max_length=500)] | None = None
+    message: Annotated[PlainText, Field(max_length=500)] | None = None
     return_url: ReturnUrl | None = Field(
         None,
         description="where the payment provider sends the browser back after the payment: a page of a web "

@@ -539,6 +539,9 @@ def _draft(**changes) -> dict:
 
 BAD_CREATES = [
     pytest.param(_draft(colour="rouge"), "colour", id="unknown field"),
+    # plain text only: a right-to-left override would show "Cocotte ettocoC" reversed
+    pytest.param(_draft(title="Cocotte \u202eMinute"), "title", id="bidi override in title"),
+    pytest.param(_draft(description="Un texte\x00 avec un octet nul, assez long."), "description", id="control char"),
     pytest.param(_draft(title=None), "title", id="null title"),
     pytest.param(_draft(title=...), "title", id="missing title"),
     pytest.param(_draft(goal_cents=290_000.0), "goal_cents", id="float cents"),
@@ -622,6 +625,7 @@ def test_a_bad_edit_is_refused_and_the_draft_is_unchanged(api, body, field):
 
 
 BAD_REWARDS = [
+    pytest.param({**REWARD, "description": "Un CD \u2066dédicacé\u2069"}, "description", id="bidi isolate"),
     pytest.param({**REWARD, "min_amount_cents": 99}, "min_amount_cents", id="under the pledge minimum"),
     pytest.param({**REWARD, "min_amount_cents": 1_000_001}, "min_amount_cents", id="over the pledge maximum"),
     pytest.param({**REWARD, "min_amount_cents": 30.0}, "min_amount_cents", id="float cents"),

@@ -144,6 +144,7 @@ def _refused(client, answer, status, field=None):
         ({}, "amount_cents"),
         ({"amount_cents": 2000, "anonymous": "oui"}, "anonymous"),
         ({"amount_cents": 2000, "message": "x" * 501}, "message"),
+        ({"amount_cents": 2000, "message": "Bravo\u202e !"}, "message"),
         ({"amount_cents": 2000, "email": "lea@exemple.fr"}, "email"),
         ({"amount_cents": 2000, "reward_id": "inconnue"}, "reward_id"),
         ({"amount_cents": 999, "reward_id": "THANKS"}, "amount_cents"),
