@@ -4,26 +4,7 @@ import os
 
 from chalice import Chalice, Cron, Rate
 
-from chalicelib import (
-    answers,
-    audit,
-    campaigns,
-    clock,
-    exports,
-    figures,
-    finalisation,
-    matching,
-    media,
-    owners,
-    payments,
-    payouts,
-    pledges,
-    privacy,
-    reconciliation,
-    sandbox_pages,
-    subsidies,
-    updates,
-)
+import chalicelib as oze  # its domain modules, each imported by the first route that calls it
 from chalicelib.http import FORM, HTML, Api, Call, Reply, UserCall, ViewerCall
 from chalicelib.settings import get_settings, wiring
 
@@ -41,29 +22,29 @@ if "STAGE" in os.environ:
 @api.route("/campaigns", "GET", query="campaigns.CampaignQuery", response="campaigns.CampaignPage")
 def list_campaigns(call: Call):
     q = call.query
-    items, cursor = campaigns.list_public(
+    items, cursor = oze.campaigns.list_public(
         sort=q.sort, limit=q.limit, cursor=q.cursor, status=q.status, category=q.category, postcode=q.postcode
     )
-    return answers.campaigns(items, cursor)
+    return oze.answers.campaigns(items, cursor)
 
 
 @api.route(
     "/campaigns", "POST", auth="user", body="campaigns.CampaignCreate", response="campaigns.Campaign", status=201
 )
 def create_campaign(call: UserCall):
-    return answers.campaign(campaigns.create(call.user, call.body), call.user)
+    return oze.answers.campaign(oze.campaigns.create(call.user, call.body), call.user)
 
 
 @api.route("/campaigns/{campaign_id}", "GET", auth="optional", response="campaigns.Campaign")
 def get_campaign(call: ViewerCall, campaign_id: str):
-    return answers.campaign(campaigns.get(campaign_id, call.viewer), call.viewer)
+    return oze.answers.campaign(oze.campaigns.get(campaign_id, call.viewer), call.viewer)
 
 
 @api.route(
     "/campaigns/{campaign_id}", "PATCH", auth="user", body="campaigns.CampaignPatch", response="campaigns.Campaign"
 )
 def edit_campaign(call: UserCall, campaign_id: str):
-    return answers.campaign(campaigns.edit(campaign_id, call.user, call.body), call.user)
+    return oze.answers.campaign(oze.campaigns.edit(campaign_id, call.user, call.body), call.user)
 
 
 @api.route(
@@ -76,7 +57,7 @@ def edit_campaign(call: UserCall, campaign_id: str):
 )
 def add_reward(call: UserCall, campaign_id: str):
     """A reward added to a draft: answers the reward created (its id, for its edits)."""
-    return answers.reward(campaigns.add_reward(campaign_id, call.user, call.body))
+    return oze.answers.reward(oze.campaigns.add_reward(campaign_id, call.user, call.body))
 
 
 @api.route(
@@ -87,12 +68,12 @@ def add_reward(call: UserCall, campaign_id: str):
     response="campaigns.Campaign",
 )
 def edit_reward(call: UserCall, campaign_id: str, reward_id: str):
-    return answers.campaign(campaigns.edit_reward(campaign_id, reward_id, call.user, call.body), call.user)
+    return oze.answers.campaign(oze.campaigns.edit_reward(campaign_id, reward_id, call.user, call.body), call.user)
 
 
 @api.route("/campaigns/{campaign_id}/rewards/{reward_id}", "DELETE", auth="user", response="campaigns.Campaign")
 def delete_reward(call: UserCall, campaign_id: str, reward_id: str):
-    return answers.campaign(campaigns.delete_reward(campaign_id, reward_id, call.user), call.user)
+    return oze.answers.campaign(oze.campaigns.delete_reward(campaign_id, reward_id, call.user), call.user)
 
 
 # --- media: uploaded straight to S3, then checked -----------------------------------------
@@ -107,34 +88,36 @@ def delete_reward(call: UserCall, campaign_id: str, reward_id: str):
     status=201,
 )
 def request_media_upload(call: UserCall, campaign_id: str):
-    return media.request_upload(campaigns.get(campaign_id, call.user), call.user, call.body)
+    return oze.media.request_upload(oze.campaigns.get(campaign_id, call.user), call.user, call.body)
 
 
 @api.route("/campaigns/{campaign_id}/media/{media_id}/complete", "POST", auth="user", response="campaigns.Campaign")
 def complete_media(call: UserCall, campaign_id: str, media_id: str):
-    campaign = media.complete(campaigns.get(campaign_id, call.user), call.user, media_id)
-    return answers.campaign(campaign, call.user)
+    campaign = oze.media.complete(oze.campaigns.get(campaign_id, call.user), call.user, media_id)
+    return oze.answers.campaign(campaign, call.user)
 
 
 @api.route("/campaigns/{campaign_id}/media/{media_id}", "DELETE", auth="user", response="campaigns.Campaign")
 def remove_media(call: UserCall, campaign_id: str, media_id: str):
-    return answers.campaign(media.remove(campaigns.get(campaign_id, call.user), call.user, media_id), call.user)
+    return oze.answers.campaign(
+        oze.media.remove(oze.campaigns.get(campaign_id, call.user), call.user, media_id), call.user
+    )
 
 
-@app.on_cw_event(media.UPLOAD_EVENTS, name="media_uploaded")
+@app.on_cw_event(oze.media.UPLOAD_EVENTS, name="media_uploaded")
 def media_uploaded(event):
     """S3 "Object Created" under pending/ (EventBridge): the same check as complete."""
-    return media.on_object_created(event.detail)
+    return oze.media.on_object_created(event.detail)
 
 
 @api.route("/campaigns/{campaign_id}/submit", "POST", auth="user", response="campaigns.Campaign")
 def submit_campaign(call: UserCall, campaign_id: str):
-    return answers.campaign(campaigns.submit(campaign_id, call.user), call.user)
+    return oze.answers.campaign(oze.campaigns.submit(campaign_id, call.user), call.user)
 
 
 @api.route("/campaigns/{campaign_id}/approve", "POST", auth="moderator", response="campaigns.Campaign")
 def approve_campaign(call: UserCall, campaign_id: str):
-    return answers.campaign(campaigns.approve(campaign_id, call.user), call.user)
+    return oze.answers.campaign(oze.campaigns.approve(campaign_id, call.user), call.user)
 
 
 @api.route(
@@ -145,18 +128,18 @@ def approve_campaign(call: UserCall, campaign_id: str):
     response="campaigns.Campaign",
 )
 def reject_campaign(call: UserCall, campaign_id: str):
-    return answers.campaign(campaigns.reject(campaign_id, call.user, call.body.reason), call.user)
+    return oze.answers.campaign(oze.campaigns.reject(campaign_id, call.user, call.body.reason), call.user)
 
 
 @api.route("/campaigns/{campaign_id}/cancel", "POST", auth="user", response="campaigns.Campaign")
 def cancel_campaign(call: UserCall, campaign_id: str):
-    return answers.campaign(campaigns.cancel(campaign_id, call.user), call.user)
+    return oze.answers.campaign(oze.campaigns.cancel(campaign_id, call.user), call.user)
 
 
 @api.route("/me/campaigns", "GET", auth="user", query="base.PageQuery", response="campaigns.CampaignPage")
 def my_campaigns(call: UserCall):
-    return answers.campaigns(
-        *campaigns.list_mine(call.user, limit=call.query.limit, cursor=call.query.cursor), call.user
+    return oze.answers.campaigns(
+        *oze.campaigns.list_mine(call.user, limit=call.query.limit, cursor=call.query.cursor), call.user
     )
 
 
@@ -164,13 +147,15 @@ def my_campaigns(call: UserCall):
     "/moderation/queue", "GET", auth="moderator", query="base.PageQuery", response="campaigns.QueuedCampaignPage"
 )
 def moderation_queue(call: UserCall):
-    queue, cursor, accounts = campaigns.moderation_queue(call.user, limit=call.query.limit, cursor=call.query.cursor)
-    return answers.moderation_queue(queue, cursor, accounts, call.user)
+    queue, cursor, accounts = oze.campaigns.moderation_queue(
+        call.user, limit=call.query.limit, cursor=call.query.cursor
+    )
+    return oze.answers.moderation_queue(queue, cursor, accounts, call.user)
 
 
 @api.route("/stats", "GET", response="campaigns.Stats")
 def platform_stats(call: Call):
-    return answers.stats(campaigns.stats())
+    return oze.answers.stats(oze.campaigns.stats())
 
 
 # --- pledges -----------------------------------------------------------------------------
@@ -186,7 +171,7 @@ def platform_stats(call: Call):
     idempotent=True,
 )
 def make_pledge(call: UserCall, campaign_id: str):
-    answer, replayed = pledges.pledge(campaign_id, call.user, call.headers.get("idempotency-key"), call.body)
+    answer, replayed = oze.pledges.pledge(campaign_id, call.user, call.headers.get("idempotency-key"), call.body)
     return Reply(answer, 201, {"Idempotent-Replayed": "true"} if replayed else {})
 
 
@@ -194,19 +179,19 @@ def make_pledge(call: UserCall, campaign_id: str):
     "/campaigns/{campaign_id}/pledges", "GET", auth="optional", query="base.PageQuery", response="pledges.BackerPage"
 )
 def list_backers(call: ViewerCall, campaign_id: str):
-    items, cursor = pledges.backers(campaign_id, call.viewer, limit=call.query.limit, cursor=call.query.cursor)
-    return answers.page(map(answers.backer, items), cursor)
+    items, cursor = oze.pledges.backers(campaign_id, call.viewer, limit=call.query.limit, cursor=call.query.cursor)
+    return oze.answers.page(map(oze.answers.backer, items), cursor)
 
 
 @api.route("/pledges/{pledge_id}/cancel", "POST", auth="user", response="pledges.Pledge")
 def cancel_pledge(call: UserCall, pledge_id: str):
-    return answers.own_pledge(pledges.cancel(pledge_id, call.user))
+    return oze.answers.own_pledge(oze.pledges.cancel(pledge_id, call.user))
 
 
 @api.route("/me/pledges", "GET", auth="user", query="base.PageQuery", response="pledges.MyPledgePage")
 def my_pledges(call: UserCall):
-    items, cursor = pledges.mine(call.user, limit=call.query.limit, cursor=call.query.cursor)
-    return answers.page((answers.my_pledge(p, campaign) for p, campaign in items), cursor)
+    items, cursor = oze.pledges.mine(call.user, limit=call.query.limit, cursor=call.query.cursor)
+    return oze.answers.page((oze.answers.my_pledge(p, campaign) for p, campaign in items), cursor)
 
 
 # --- payments at the provider ------------------------------------------------------------
@@ -221,7 +206,7 @@ def my_pledges(call: UserCall):
 def payment_notification(call: Call, provider: str):
     """The provider's notification (Mangopay's hooks are GETs): the payment it names is
     read again at the provider, never trusted."""
-    return {"handled": payments.notified(provider, call.query.model_dump(exclude_none=True))}
+    return {"handled": oze.payments.notified(provider, call.query.model_dump(exclude_none=True))}
 
 
 @api.route(
@@ -237,7 +222,7 @@ def payment_notification_posted(call: Call, provider: str):
 @api.route("/sandbox/payments/{payment_id}", "GET", produces=("text/html",))
 def sandbox_payment_page(call: Call, payment_id: str):
     """The sandbox provider's hosted payment page (local and dev stages)."""
-    return Reply(sandbox_pages.page(payment_id), content_type=HTML)
+    return Reply(oze.sandbox_pages.page(payment_id), content_type=HTML)
 
 
 @api.route(
@@ -250,7 +235,7 @@ def sandbox_payment_page(call: Call, payment_id: str):
 )
 def sandbox_payment_outcome(call: Call, payment_id: str):
     """Its buttons: pay or refuse; then back to the pledge's return_url."""
-    pledge, page = sandbox_pages.complete(payment_id, call.body.outcome)
+    pledge, page = oze.sandbox_pages.complete(payment_id, call.body.outcome)
     if pledge is not None and pledge.return_url:
         return Reply("", 303, {"Location": pledge.return_url}, content_type=HTML)
     return Reply(page, content_type=HTML)
@@ -259,7 +244,7 @@ def sandbox_payment_outcome(call: Call, payment_id: str):
 @api.route("/sandbox/verifications/{verification_id}", "GET", produces=("text/html",))
 def sandbox_verification_page(call: Call, verification_id: str):
     """The sandbox provider's hosted identity verification page (local and dev stages)."""
-    return Reply(sandbox_pages.verification_page(verification_id), content_type=HTML)
+    return Reply(oze.sandbox_pages.verification_page(verification_id), content_type=HTML)
 
 
 @api.route(
@@ -272,7 +257,7 @@ def sandbox_verification_page(call: Call, verification_id: str):
 )
 def sandbox_verification_outcome(call: Call, verification_id: str):
     """Its buttons: verified or refused; then back to the account's return_url."""
-    back, page = sandbox_pages.complete_verification(verification_id, call.body.outcome)
+    back, page = oze.sandbox_pages.complete_verification(verification_id, call.body.outcome)
     if back:
         return Reply("", 303, {"Location": back}, content_type=HTML)
     return Reply(page, content_type=HTML)
@@ -291,12 +276,12 @@ def sandbox_verification_outcome(call: Call, verification_id: str):
 )
 def open_payout_account(call: UserCall):
     """Open the caller's payout account at the payment provider; verify on its page."""
-    return answers.payout_account(owners.open_account(call.user, call.body))
+    return oze.answers.payout_account(oze.owners.open_account(call.user, call.body))
 
 
 @api.route("/me/payout-account", "GET", auth="user", response="owners.PayoutAccount")
 def my_payout_account(call: UserCall):
-    return answers.payout_account(owners.account_of(call.user))
+    return oze.answers.payout_account(oze.owners.account_of(call.user))
 
 
 @api.route(
@@ -308,19 +293,19 @@ def my_payout_account(call: UserCall):
 )
 def register_bank_account(call: UserCall):
     """The bank account payouts go to: sent to the provider, shown by its last 4 characters."""
-    return answers.payout_account(owners.register_bank_account(call.user, call.body))
+    return oze.answers.payout_account(oze.owners.register_bank_account(call.user, call.body))
 
 
 @api.route("/campaigns/{campaign_id}/payout", "GET", auth="user", response="payouts.Payout")
 def campaign_payout(call: UserCall, campaign_id: str):
     """A succeeded campaign's money to its owner (its owner and moderators)."""
-    return answers.payout(payouts.of_campaign(campaign_id, call.user))
+    return oze.answers.payout(oze.payouts.of_campaign(campaign_id, call.user))
 
 
 @api.route("/reconciliation", "GET", auth="moderator", response="payments.Reconciliation")
 def latest_reconciliation(call: UserCall):
     """The latest daily reconciliation of the escrows at the provider against the ledger."""
-    return answers.reconciliation(reconciliation.latest(call.user))
+    return oze.answers.reconciliation(oze.reconciliation.latest(call.user))
 
 
 # --- public accountability: news, audit trail, exports, open data, personal data ----------
@@ -336,7 +321,7 @@ def latest_reconciliation(call: UserCall):
 )
 def post_news(call: UserCall, campaign_id: str):
     """Post a news item on one's live or ended campaign; its contributors get it by e-mail."""
-    return answers.news(updates.post(campaign_id, call.user, call.body))
+    return oze.answers.news(oze.updates.post(campaign_id, call.user, call.body))
 
 
 @api.route(
@@ -344,22 +329,22 @@ def post_news(call: UserCall, campaign_id: str):
 )
 def list_news(call: ViewerCall, campaign_id: str):
     """A campaign's news, newest first (those for backers only: to its owner, moderators and contributors)."""
-    items, cursor = updates.news(campaign_id, call.viewer, limit=call.query.limit, cursor=call.query.cursor)
-    return answers.page(map(answers.news, items), cursor)
+    items, cursor = oze.updates.news(campaign_id, call.viewer, limit=call.query.limit, cursor=call.query.cursor)
+    return oze.answers.page(map(oze.answers.news, items), cursor)
 
 
 @api.route("/campaigns/{campaign_id}/unsubscribe", "GET", query="updates.UnsubscribeQuery", produces=("text/html",))
 def unsubscribe_from_news(call: Call, campaign_id: str):
     """Unsubscribe from a campaign's news: the link of its e-mails, answered with a page."""
-    return Reply(updates.unsubscribe(campaign_id, call.query.token), content_type=HTML)
+    return Reply(oze.updates.unsubscribe(campaign_id, call.query.token), content_type=HTML)
 
 
 @api.route("/audit", "GET", auth="moderator", query="audit.AuditQuery", response="audit.AuditPage")
 def audit_trail(call: UserCall):
     """The audit trail, newest first, optionally of one campaign."""
     q = call.query
-    items, cursor = audit.trail(call.user, campaign_id=q.campaign_id, limit=q.limit, cursor=q.cursor)
-    return answers.page(map(answers.audit_entry, items), cursor)
+    items, cursor = oze.audit.trail(call.user, campaign_id=q.campaign_id, limit=q.limit, cursor=q.cursor)
+    return oze.answers.page(map(oze.answers.audit_entry, items), cursor)
 
 
 @api.route(
@@ -373,11 +358,11 @@ def audit_trail(call: UserCall):
 def export_closed_campaigns(call: UserCall):
     """The accountant's export of the campaigns closed between two days, in CSV or JSON."""
     q = call.query
-    export = exports.closed_campaigns(call.user, q.from_, q.to)
+    export = oze.exports.closed_campaigns(call.user, q.from_, q.to)
     if q.format == "json":
         return export
-    disposition = f'attachment; filename="{exports.csv_filename(q.from_, q.to)}"'
-    return Reply(exports.as_csv(export), headers={"Content-Disposition": disposition}, content_type=exports.CSV)
+    disposition = f'attachment; filename="{oze.exports.csv_filename(q.from_, q.to)}"'
+    return Reply(oze.exports.as_csv(export), headers={"Content-Disposition": disposition}, content_type=oze.exports.CSV)
 
 
 @api.route(
@@ -390,11 +375,13 @@ def export_closed_campaigns(call: UserCall):
 )
 def export_subsidies_due(call: UserCall):
     """The top-ups due to owners of succeeded campaigns, for the public accountant."""
-    export = subsidies.due(call.user)
+    export = oze.subsidies.due(call.user)
     if call.query.format == "json":
         return export
     disposition = 'attachment; filename="oze-subventions-dues.csv"'
-    return Reply(subsidies.as_csv(export), headers={"Content-Disposition": disposition}, content_type=exports.CSV)
+    return Reply(
+        oze.subsidies.as_csv(export), headers={"Content-Disposition": disposition}, content_type=oze.exports.CSV
+    )
 
 
 @api.route(
@@ -406,25 +393,25 @@ def export_subsidies_due(call: UserCall):
 )
 def mark_subsidy_paid(call: UserCall, campaign_id: str):
     """The public accountant paid it: recorded with the payment mandate's reference."""
-    return subsidies.mark_paid(campaign_id, call.user, call.body.mandate_ref)
+    return oze.subsidies.mark_paid(campaign_id, call.user, call.body.mandate_ref)
 
 
 @api.route("/open-data/campaigns", "GET", query="base.PageQuery", response="exports.OpenDataPage")
 def open_data_campaigns(call: Call):
     """Closed campaigns as open data (Licence Ouverte 2.0), without personal data."""
-    return exports.open_data(limit=call.query.limit, cursor=call.query.cursor)
+    return oze.exports.open_data(limit=call.query.limit, cursor=call.query.cursor)
 
 
 @api.route("/me/data", "GET", auth="user", response="privacy.MyData")
 def my_data(call: UserCall):
     """Every personal datum held about the caller (GDPR access)."""
-    return privacy.my_data(call.user)
+    return oze.privacy.my_data(call.user)
 
 
 @api.route("/me", "DELETE", auth="user", response="privacy.Erasure")
 def erase_me(call: UserCall):
     """Erase the caller's identity from their campaigns and pledges; amounts stay (GDPR erasure)."""
-    return privacy.erase(call.user)
+    return oze.privacy.erase(call.user)
 
 
 # --- matching funds (abondement) --------------------------------------------------------------
@@ -439,20 +426,20 @@ def erase_me(call: UserCall):
     status=201,
 )
 def create_matching_fund(call: UserCall):
-    return answers.fund(matching.create_fund(call.user, call.body))
+    return oze.answers.fund(oze.matching.create_fund(call.user, call.body))
 
 
 @api.route("/matching-funds", "GET", query="base.PageQuery", response="matching.MatchingFundPage")
 def list_matching_funds(call: Call):
-    items, cursor = matching.list_funds(limit=call.query.limit, cursor=call.query.cursor)
-    return answers.page(map(answers.fund, items), cursor)
+    items, cursor = oze.matching.list_funds(limit=call.query.limit, cursor=call.query.cursor)
+    return oze.answers.page(map(oze.answers.fund, items), cursor)
 
 
 @api.route(
     "/matching-funds/{fund_id}", "PATCH", auth="moderator", body="matching.FundFields", response="matching.MatchingFund"
 )
 def edit_matching_fund(call: UserCall, fund_id: str):
-    return answers.fund(matching.edit_fund(fund_id, call.user, call.body))
+    return oze.answers.fund(oze.matching.edit_fund(fund_id, call.user, call.body))
 
 
 @api.route(
@@ -463,7 +450,7 @@ def edit_matching_fund(call: UserCall, fund_id: str):
     response="campaigns.Campaign",
 )
 def attach_matching_fund(call: UserCall, campaign_id: str):
-    return answers.campaign(matching.attach(campaign_id, call.user, call.body), call.user)
+    return oze.answers.campaign(oze.matching.attach(campaign_id, call.user, call.body), call.user)
 
 
 # --- the contract ---------------------------------------------------------------------------
@@ -483,13 +470,13 @@ def openapi_document(call: Call):
 @app.schedule(Rate(int(wiring("CLOSURE_RATE_MINUTES", "5")), unit=Rate.MINUTES), name="finalise")
 def finalise(event):
     """Close campaigns past their deadline, remind owners, hand closed ones to settlement."""
-    return finalisation.run(clock.now())
+    return oze.finalisation.run(oze.clock.now())
 
 
 @app.schedule(Cron(0, 5, "*", "*", "?", "*"), name="reconcile")
 def reconcile(event):
     """Each open escrow at the provider against the ledger, daily (05:00 UTC)."""
-    return answers.reconciliation(reconciliation.run(clock.now()))
+    return oze.answers.reconciliation(oze.reconciliation.run(oze.clock.now()))
 
 
 # The stream's ARN is known once the table exists: `make package` points this trigger at it.
@@ -499,11 +486,11 @@ TABLE_STREAM = "arn:aws:dynamodb:eu-west-3:123456789012:table/oze-local/stream/l
 @app.on_dynamodb_record(stream_arn=wiring("TABLE_STREAM_ARN", TABLE_STREAM), batch_size=100, name="figures")
 def count_figures(event):
     """The platform figures that pledges move, counted from the table's changes."""
-    return figures.count(event.to_dict()["Records"])
+    return oze.figures.count(event.to_dict()["Records"])
 
 
 @app.on_sqs_message(queue=wiring("SETTLEMENT_QUEUE_NAME", "oze-local-settlement"), batch_size=1, name="settle")
 def settle(event):
     """Settle one closed campaign's pledges, a batch per message."""
     for record in event:
-        finalisation.settle_message(record.body, clock.now())
+        oze.finalisation.settle_message(record.body, oze.clock.now())
