@@ -111,16 +111,8 @@ def remind_owners(now: datetime) -> list[str]:
 
 def _mail_owner(template: str, campaign: Campaign) -> None:
     ends_on = clock.parse(campaign.ends_at).strftime("%d/%m/%Y") if campaign.ends_at else ""
-    notifications.send(
-        template,
-        campaign.owner_email,
-        name=campaign.owner_name,
-        title=campaign.title,
-        raised=notifications.euros(campaign.raised_cents),
-        goal=notifications.euros(campaign.goal_cents),
-        ends_on=ends_on,
-        link=notifications.campaign_link(campaign.id),
-    )
+    raised, goal = notifications.euros(campaign.raised_cents), notifications.euros(campaign.goal_cents)
+    notifications.to_owner(template, campaign, raised=raised, goal=goal, ends_on=ends_on)
 
 
 def _settle_one(pledge: Pledge, campaign: Campaign, now: datetime) -> Pledge:

@@ -127,6 +127,19 @@ def campaign_link(campaign_id: str) -> str:
     return f"{get_settings().site_url}/campagnes/{campaign_id}"
 
 
+def to_owner(template: str, campaign: Campaign, **values: str) -> bool:
+    """A mail to a campaign's owner as the campaign names them now (erasure leaves no
+    address), with its title and link."""
+    return send(
+        template,
+        campaign.owner_email,
+        name=campaign.owner_name,
+        title=campaign.title,
+        link=campaign_link(campaign.id),
+        **values,
+    )
+
+
 # --- campaign news: to each contributor, with a signed unsubscribe link per campaign ------
 
 

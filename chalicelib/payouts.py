@@ -67,19 +67,9 @@ def of_campaign(campaign_id: str, viewer: Identity) -> Payout:
 
 
 def _mail(template: str, payout: Payout, **values: str) -> None:
-    """To the owner as their campaign names them now (erasure leaves no address)."""
     campaign = storage.campaigns.get(payout.campaign_id)
-    if campaign is None:
-        return
-    notifications.send(
-        template,
-        campaign.owner_email,
-        name=campaign.owner_name,
-        title=payout.campaign_title,
-        amount=notifications.euros(payout.amount_cents),
-        link=notifications.campaign_link(payout.campaign_id),
-        **values,
-    )
+    if campaign is not None:
+        notifications.to_owner(template, campaign, amount=notifications.euros(payout.amount_cents), **values)
 
 
 def _remind(payout: Payout, account: PayoutAccount | None, now: datetime) -> Payout:

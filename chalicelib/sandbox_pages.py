@@ -18,9 +18,9 @@ from .errors import NotFound
 from .records import EscrowPayment, Pledge, Verification
 
 PAGE = """<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><title>Paiement (bac à sable)</title></head>
+<html lang="fr"><head><meta charset="utf-8"><title>{title} (bac à sable)</title></head>
 <body><main>
-<h1>Paiement de {amount} — bac à sable Ozé</h1>
+<h1>{heading} — bac à sable Ozé</h1>
 <p>{detail}</p>
 {form}
 </main></body></html>
@@ -29,6 +29,10 @@ FORM = """<form method="post">
 <button name="outcome" value="succeeded">Payer (3-D Secure réussi)</button>
 <button name="outcome" value="failed">Refuser la carte</button>
 </form>"""
+
+
+def _page(title: str, heading: str, detail: str, form: str = "") -> str:
+    return PAGE.format(title=title, heading=escape(heading), detail=escape(detail), form=form)
 
 
 def _sandbox(page: str) -> escrow.SandboxEscrow:
@@ -50,11 +54,11 @@ def _payment(payment_id: str) -> tuple[escrow.SandboxEscrow, EscrowPayment]:
 def page(payment_id: str) -> str:
     """The hosted page of a payment: buttons while it waits, its outcome afterwards."""
     _, payment = _payment(payment_id)
+    heading = f"Paiement de {notifications.euros(payment.amount_cents)}"
     if payment.settled:
         detail = "Ce paiement a réussi." if payment.status == "succeeded" else f"Paiement refusé : {payment.result}."
-        return PAGE.format(amount=notifications.euros(payment.amount_cents), detail=escape(detail), form="")
-    detail = f"Séquestre {payment.escrow_id}, référence {payment.id}."
-    return PAGE.format(amount=notifications.euros(payment.amount_cents), detail=escape(detail), form=FORM)
+        return _page("Paiement", heading, detail)
+    return _page("Paiement", heading, f"Séquestre {payment.escrow_id}, référence {payment.id}.", FORM)
 
 
 def complete(payment_id: str, outcome: str) -> tuple[Pledge | None, str]:
@@ -72,14 +76,6 @@ VERIFICATION_FORM = """<form method="post">
 <button name="outcome" value="verified">Identité vérifiée</button>
 <button name="outcome" value="refused">Refuser les pièces</button>
 </form>"""
-VERIFICATION_PAGE = """<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><title>Vérification d'identité (bac à sable)</title></head>
-<body><main>
-<h1>Vérification d'identité — bac à sable Ozé</h1>
-<p>{detail}</p>
-{form}
-</main></body></html>
-"""
 
 
 def _verification(verification_id: str) -> tuple[escrow.SandboxEscrow, Verification]:
@@ -93,10 +89,11 @@ def _verification(verification_id: str) -> tuple[escrow.SandboxEscrow, Verificat
 def verification_page(verification_id: str) -> str:
     """The hosted verification page: buttons while it waits, its outcome afterwards."""
     _, verification = _verification(verification_id)
+    title = "Vérification d'identité"
     if verification.status == "pending":
-        return VERIFICATION_PAGE.format(detail=escape(f"Référence {verification.id}."), form=VERIFICATION_FORM)
+        return _page(title, title, f"Référence {verification.id}.", VERIFICATION_FORM)
     detail = "Identité vérifiée." if verification.status == "verified" else f"Refusée : {verification.reason}."
-    return VERIFICATION_PAGE.format(detail=escape(detail), form="")
+    return _page(title, title, detail)
 
 
 def complete_verification(verification_id: str, outcome: str) -> tuple[str | None, str]:
